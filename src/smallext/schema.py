@@ -1,0 +1,207 @@
+"""What to extract: entity types with definitions, guidelines, examples and label aliases.
+
+A schema is a YAML or JSON file::
+
+    name: conll2003
+    entity_types:
+      - name: PER
+        definition: Names of people, including fictional characters and family names used alone.
+        guidelines: ["Titles such as Mr. or President are not part of the span."]
+        aliases: [person]
+        examples:
+          - text: "Werner Zwingmann said on Wednesday ..."
+            spans: [{start: 0, end: 16, label: PER}]
+
+Field names are part of the interface. ``aliases`` map other label names (a dataset's tags, a pretrained
+model's types) to the entity type; matching of aliases is case-insensitive.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from smallext.doc import Document, Span
+from smallext.errors import ConfigError
+
+__all__ = ["Schema", "EntityType", "Example", "ExampleSpan", "load_schema"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExampleSpan(_Strict):
+    """A labelled span of an example: character offsets into the example's text (end-exclusive)."""
+
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+    label: str
+
+
+class Example(_Strict):
+    """A worked example: a text and all of its entities (of every type in the schema)."""
+
+    text: str = Field(min_length=1)
+    spans: list[ExampleSpan] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _spans_in_text(self) -> Example:
+        for i, s in enumerate(self.spans):
+            if not (s.start < s.end <= len(self.text)):
+                raise ValueError(
+                    f"spans.{i}: [{s.start}, {s.end}) is empty or outside the text (length {len(self.text)})"
+                )
+        return self
+
+    def to_document(self, doc_id: str) -> Document:
+        """The example as a gold :class:`~smallext.doc.Document`."""
+        return Document(doc_id, self.text, [Span(s.start, s.end, s.label, None, "schema") for s in self.spans])
+
+
+class EntityType(_Strict):
+    """One entity type: its name (the label), what it means, and how to mark it."""
+
+    name: str = Field(min_length=1, pattern=r"^[^\s]+$")
+    definition: str = Field(min_length=1)
+    guidelines: list[str] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list)
+    examples: list[Example] = Field(default_factory=list)
+
+
+class Schema(_Strict):
+    """The extraction schema: a name, an optional description, and the entity types.
+
+    Raises (on construction):
+        pydantic.ValidationError: duplicate type names or aliases, example spans with unknown labels.
+        Use :func:`load_schema` to get :class:`~smallext.errors.ConfigError` with the file and field.
+    """
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    entity_types: list[EntityType] = Field(min_length=1)
+
+    @field_validator("entity_types")
+    @classmethod
+    def _unique(cls, types: list[EntityType]) -> list[EntityType]:
+        seen: dict[str, str] = {}
+        for t in types:
+            for key in [t.name, *t.aliases]:
+                k = key.lower()
+                if k in seen and seen[k] != t.name:
+                    raise ValueError(f"label {key!r} of type {t.name!r} is already used by type {seen[k]!r}")
+                if k in seen and key == t.name:
+                    raise ValueError(f"entity type {t.name!r} is defined twice")
+                seen[k] = t.name
+        return types
+
+    @model_validator(mode="after")
+    def _example_labels(self) -> Schema:
+        names = set(self.labels)
+        for i, t in enumerate(self.entity_types):
+            for j, ex in enumerate(t.examples):
+                for k, s in enumerate(ex.spans):
+                    if s.label not in names:
+                        raise ValueError(
+                            f"entity_types.{i}.examples.{j}.spans.{k}.label: unknown entity type {s.label!r}"
+                        )
+        return self
+
+    @property
+    def labels(self) -> list[str]:
+        """Entity type names in schema order."""
+        return [t.name for t in self.entity_types]
+
+    def get(self, name: str) -> EntityType:
+        """The entity type called ``name`` (exact name). Raises ``KeyError``."""
+        for t in self.entity_types:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def resolve_label(self, label: str) -> str | None:
+        """The entity type a label means: its exact name, or a case-insensitive name or alias; else None."""
+        if label in self.labels:
+            return label
+        return self._alias_map().get(label.strip().lower())
+
+    def _alias_map(self) -> dict[str, str]:
+        m = {}
+        for t in self.entity_types:
+            m[t.name.lower()] = t.name
+            for a in t.aliases:
+                m[a.lower()] = t.name
+        return m
+
+    def examples(self) -> list[Document]:
+        """All schema examples as gold Documents (ids ``schema:TYPE:k``)."""
+        return [ex.to_document(f"schema:{t.name}:{k}") for t in self.entity_types for k, ex in enumerate(t.examples)]
+
+    def map_documents(self, docs: Iterable[Document], *, strict: bool = True) -> list[Document]:
+        """Rename span labels to the schema's type names through names and aliases.
+
+        Args:
+            docs: documents whose labels may use aliases (e.g. a dataset's tags).
+            strict: raise on a label the schema does not know; otherwise drop such spans.
+
+        Raises:
+            ConfigError: (strict) a label matches no type or alias; names the document and label.
+        """
+        out = []
+        for d in docs:
+            spans = []
+            for s in d.spans:
+                name = self.resolve_label(s.label)
+                if name is None:
+                    if strict:
+                        raise ConfigError(
+                            f"document {d.id!r}: label {s.label!r} is not an entity type or alias of schema "
+                            f"{self.name!r} (types: {', '.join(self.labels)})"
+                        )
+                    continue
+                spans.append(s if name == s.label else Span(s.start, s.end, name, s.score, s.source))
+            out.append(d.with_spans(spans))
+        return out
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def load_schema(path: str | Path | Schema) -> Schema:
+    """Load and validate a schema from a YAML or JSON file (an already built :class:`Schema` passes through).
+
+    Raises:
+        ConfigError: the file is missing, unreadable, not YAML/JSON, or fails validation; the message
+            names the file and the field (e.g. ``entity_types.2.definition``).
+    """
+    if isinstance(path, Schema):
+        return path
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"schema file not found: {path}")
+    try:
+        raw = path.read_text(encoding="utf-8")
+        data = json.loads(raw) if path.suffix.lower() == ".json" else yaml.safe_load(raw)
+    except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid YAML/JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with 'name' and 'entity_types' at the top level")
+    try:
+        return Schema.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(f"field {_field_path(err['loc'])}: {err['msg']}" for err in e.errors())
+        raise ConfigError(f"{path}: {problems}") from None
+
+
+def schemas_dir() -> Path:
+    """The ``schemas/`` folder shipped in the repository (schemas for the registered datasets)."""
+    from smallext.datasets import repo_root
+
+    root = repo_root()
+    return (root if root is not None else Path.cwd()) / "schemas"

@@ -1,0 +1,62 @@
+"""Shared test fixtures. Tests that need ../shared/data skip with a clear message when it is absent."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from smallext.datasets import DATASETS, data_root
+from smallext.errors import DatasetError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _data_root() -> Path | None:
+    try:
+        return data_root()
+    except DatasetError:
+        return None
+
+
+DATA = _data_root()
+needs_data = pytest.mark.skipif(
+    DATA is None, reason="benchmark data not found (../shared/data or $SMALLEXT_DATA); see shared/data/README.md"
+)
+
+
+@pytest.fixture(scope="session")
+def data() -> Path:
+    if DATA is None:
+        pytest.skip("benchmark data not found (../shared/data or $SMALLEXT_DATA)")
+    return DATA
+
+
+_NUM = r"\s*([\d,]+)\s*\|"
+_ROW = re.compile(r"^\|[^|]*\|\s*`([^`]+)`\s*\|" + _NUM * 4 + r"([^|]*)\|")
+_TYPE = re.compile(r"([A-Za-z][\w-]*) ([\d,]+)")
+
+
+def provenance_counts(dataset: str) -> dict[str, dict]:
+    """Counts per file from a dataset's PROVENANCE.md table.
+
+    Returns {path relative to the data root: {sentences, tokens, entities, per_type}}.
+    """
+    info = DATASETS[dataset]
+    prov = DATA / info.provenance
+    folder = Path(info.provenance).parent
+    out = {}
+    for line in prov.read_text(encoding="utf-8").splitlines():
+        m = _ROW.match(line)
+        if not m:
+            continue
+        path, sents, toks, _docstarts, ents, per_type = m.groups()
+        num = lambda s: int(s.replace(",", ""))  # noqa: E731
+        out[str(folder / path)] = {
+            "sentences": num(sents),
+            "tokens": num(toks),
+            "entities": num(ents),
+            "per_type": {t: num(n) for t, n in _TYPE.findall(per_type)},
+        }
+    return out
