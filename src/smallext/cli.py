@@ -125,6 +125,56 @@ def evaluate_cmd(
         write_json(result, json_out)
 
 
+@app.command("train")
+@handle_errors
+def train_cmd(
+    schema: Annotated[Path, typer.Option(help="Schema file (YAML/JSON).")],
+    train: Annotated[str, typer.Option(help="Training data: dataset (conll2003:train) or file.")],
+    out: Annotated[Path, typer.Option(help="Packaged model directory to write.")],
+    dev: Annotated[str | None, typer.Option(help="Dev data for best-epoch selection.")] = None,
+    test: Annotated[str | None, typer.Option(help="Test data, scored with the int8 model.")] = None,
+    base_model: Annotated[str, typer.Option(help="minilm, mpnet, a directory or a Hugging Face id.")] = "minilm",
+    epochs: Annotated[int, typer.Option(min=1)] = 5,
+    batch_size: Annotated[int, typer.Option(min=1)] = 16,
+    lr: Annotated[float, typer.Option(help="Peak learning rate of the encoder.")] = 1e-4,
+    seed: Annotated[int, typer.Option()] = 13,
+    casing: Annotated[bool, typer.Option(help="Learned casing-feature embedding.")] = True,
+    group_documents: Annotated[
+        bool, typer.Option("--group-documents", help="Train on whole -DOCSTART- articles (document context).")
+    ] = False,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch and onnxruntime.")] = None,
+) -> None:
+    """Train a student, export it to ONNX int8, and write the model directory with its model card."""
+    from smallext.students.train import TrainConfig, train_student
+
+    cfg = TrainConfig(
+        base_model=base_model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, casing=casing, threads=threads
+    )
+    summary = train_student(schema, train, dev, out, cfg, test_data=test, group_documents=group_documents)
+    for key in ("dev_torch", "dev_int8", "test_int8"):
+        if summary[key] is not None:
+            console.print(f"{key}: micro F1 {summary[key]['micro']['f1']:.4f}")
+    console.print(f"model written to {summary['model_dir']}")
+
+
+@app.command("extract")
+@handle_errors
+def extract_cmd(
+    model: Annotated[Path, typer.Option(help="Packaged model directory.")],
+    input: Annotated[str | None, typer.Argument(help=".txt (one document per line) or .jsonl; default stdin.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output JSONL (default stdout).")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="Input format: text or jsonl.")] = None,
+    threads: Annotated[int | None, typer.Option(help="onnxruntime threads.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+) -> None:
+    """Extract spans with a packaged student; writes JSONL documents."""
+    from smallext.students.extractor import extract_file
+
+    n = extract_file(model, input, out, fmt=fmt, threads=threads, batch_size=batch_size)
+    if out is not None:
+        console.print(f"wrote {n:,} documents to {out}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -1,0 +1,101 @@
+"""Shared benchmark helpers: timing, peak memory, subprocess workers, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+RUNS = REPO / "runs" / "bench"
+
+# spaCy en_core_web_sm predicts OntoNotes types; this is how they map to CoNLL-2003's. Numeric and
+# temporal types (DATE, TIME, PERCENT, MONEY, QUANTITY, ORDINAL, CARDINAL) have no CoNLL type: dropped.
+ONTONOTES_TO_CONLL = {
+    "PERSON": "PER",
+    "ORG": "ORG",
+    "GPE": "LOC",
+    "LOC": "LOC",
+    "FAC": "LOC",
+    "NORP": "MISC",
+    "EVENT": "MISC",
+    "WORK_OF_ART": "MISC",
+    "LAW": "MISC",
+    "LANGUAGE": "MISC",
+    "PRODUCT": "MISC",
+}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MB (10^6 bytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+
+
+def n_tokens(texts: Sequence[str]) -> int:
+    """Whitespace tokens: the unit of tokens/s for every system, so the figures compare."""
+    return sum(len(t.split()) for t in texts)
+
+
+def speed(run_batch: Callable[[list[str]], Any], texts: Sequence[str], batch_size: int) -> dict[str, float]:
+    """Throughput over ``texts`` in batches, and per-call latency percentiles (ms).
+
+    At batch 1 the latency is per sentence. One warm-up call is made first and not timed.
+    """
+    run_batch(list(texts[:batch_size]))
+    lat = []
+    t0 = time.perf_counter()
+    for lo in range(0, len(texts), batch_size):
+        t = time.perf_counter()
+        run_batch(list(texts[lo : lo + batch_size]))
+        lat.append((time.perf_counter() - t) * 1000)
+    wall = time.perf_counter() - t0
+    q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [lat[0]] * 99
+    return {
+        "batch_size": batch_size,
+        "sentences": len(texts),
+        "seconds": round(wall, 3),
+        "sentences_per_s": round(len(texts) / wall, 1),
+        "tokens_per_s": round(n_tokens(texts) / wall, 1),
+        "latency_p50_ms": round(q[49], 3),
+        "latency_p95_ms": round(q[94], 3),
+    }
+
+
+def run_worker(script: Path, args: Sequence[str], timeout: int = 3600) -> dict[str, Any]:
+    """Run ``script --worker ...`` in a fresh process (so its peak RSS is its own); parse its last JSON line."""
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.run(
+        [sys.executable, str(script), "--worker", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker {args} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def write_results(name: str, data: dict[str, Any], markdown: str) -> None:
+    """Write ``bench/results/NAME.json`` and ``NAME.md`` atomically."""
+    from smallext.io.atomic import atomic_write
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with atomic_write(RESULTS / f"{name}.json") as f:
+        f.write(json.dumps(data, indent=2) + "\n")
+    with atomic_write(RESULTS / f"{name}.md") as f:
+        f.write(markdown)
+
+
+def met(ok: bool) -> str:
+    return "MET" if ok else "NOT MET"
+
+
+def machine() -> dict[str, Any]:
+    import platform
+
+    return {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}

@@ -1,0 +1,112 @@
+"""Decoding word-level tag probabilities into character spans, and the runtime-agnostic predict loop.
+
+Decoding keeps only valid IOB2 sequences: ``I-X`` may follow only ``B-X`` or ``I-X``. Among valid
+sequences it picks the one with the highest sum of log-probabilities (Viterbi, 1967, over a first-order
+constraint lattice whose transition scores are 0 for allowed and -inf for forbidden moves). A span's score
+is the mean probability of its chosen tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from smallext.doc import Span
+from smallext.students.features import EncodedText, Window, pad_batch
+
+Runner = Callable[[dict[str, np.ndarray]], np.ndarray]
+"""A model call: padded batch arrays -> logits of shape (B, T, n_tags) as float32."""
+
+
+def allowed_transitions(tags: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(start_ok (L,), trans_ok (L, L))`` boolean masks of the IOB2 constraints; ``trans_ok[i, j]`` says
+    whether tag ``j`` may follow tag ``i``."""
+    n = len(tags)
+    start_ok = np.array([not t.startswith("I-") for t in tags])
+    trans_ok = np.ones((n, n), dtype=bool)
+    for j, t in enumerate(tags):
+        if t.startswith("I-"):
+            typ = t[2:]
+            trans_ok[:, j] = [p in (f"B-{typ}", f"I-{typ}") for p in tags]
+    return start_ok, trans_ok
+
+
+def viterbi(log_probs: np.ndarray, start_ok: np.ndarray, trans_ok: np.ndarray) -> np.ndarray:
+    """Best valid tag path. ``log_probs`` is (n_words, L); returns (n_words,) tag ids."""
+    n, L = log_probs.shape
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    trans = np.where(trans_ok, 0.0, -np.inf)
+    score = np.where(start_ok, log_probs[0], -np.inf)
+    back = np.zeros((n, L), dtype=np.int64)
+    for i in range(1, n):
+        cand = score[:, None] + trans  # (prev, cur)
+        back[i] = cand.argmax(axis=0)
+        score = cand[back[i], np.arange(L)] + log_probs[i]
+    path = np.empty(n, dtype=np.int64)
+    path[-1] = int(score.argmax())
+    for i in range(n - 1, 0, -1):
+        path[i - 1] = back[i, path[i]]
+    return path
+
+
+def spans_from_path(
+    path: np.ndarray, probs: np.ndarray, words: np.ndarray, tags: Sequence[str], source: str | None = None
+) -> list[Span]:
+    """Character spans from a valid IOB2 word path; ``words`` is (n_words, 2) character offsets."""
+    spans: list[Span] = []
+    i, n = 0, len(path)
+    while i < n:
+        t = tags[path[i]]
+        if t == "O":
+            i += 1
+            continue
+        typ = t[2:]
+        j = i + 1
+        while j < n and tags[path[j]] == f"I-{typ}":
+            j += 1
+        score = float(np.mean(probs[np.arange(i, j), path[i:j]]))
+        spans.append(Span(int(words[i, 0]), int(words[j - 1, 1]), typ, round(score, 4), source))
+        i = j
+    return spans
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    x = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def predict_word_probs(
+    encoded: Sequence[EncodedText], wins: Sequence[Window], run: Runner, batch_size: int = 32, pad_id: int = 0
+) -> list[np.ndarray]:
+    """Run the model over all windows (batched by length) and gather, for each text, the tag
+    probabilities of each word's first piece from the window that owns it. Returns (n_words, L) arrays."""
+    order = sorted(range(len(wins)), key=lambda k: len(wins[k].ids))
+    piece_probs: list[np.ndarray | None] = [None] * len(encoded)
+    for lo in range(0, len(order), batch_size):
+        batch = [wins[k] for k in order[lo : lo + batch_size]]
+        logits = run(pad_batch(batch, pad_id))
+        for w, lg in zip(batch, logits, strict=True):
+            enc = encoded[w.text_index]
+            if piece_probs[w.text_index] is None:
+                piece_probs[w.text_index] = np.zeros((len(enc.ids), lg.shape[-1]), dtype=np.float32)
+            a, b = w.own_start, w.own_end
+            if b > a:
+                piece_probs[w.text_index][a:b] = softmax(lg[1 + a - w.start : 1 + b - w.start])
+    out = []
+    for enc, pp in zip(encoded, piece_probs, strict=True):
+        out.append(pp[enc.first_piece] if pp is not None and len(enc.first_piece) else np.zeros((0, 1)))
+    return out
+
+
+def decode_words(
+    word_probs: np.ndarray, words: np.ndarray, tags: Sequence[str], constraints=None, source: str | None = None
+) -> list[Span]:
+    """Constrained decoding of one text's (n_words, L) probabilities into spans."""
+    if len(words) == 0:
+        return []
+    start_ok, trans_ok = constraints if constraints is not None else allowed_transitions(tags)
+    path = viterbi(np.log(np.clip(word_probs, 1e-9, 1.0)), start_ok, trans_ok)
+    return spans_from_path(path, word_probs, words, tags, source)

@@ -1,0 +1,188 @@
+"""Export a trained student to ONNX, quantize it to int8, and write the packaged model directory.
+
+A packaged model is a directory a person can inspect::
+
+    model.onnx       int8 weights (onnxruntime dynamic quantization of the fp32 export)
+    tokenizer.json   the base model's fast tokenizer
+    config.json      tags, entity types, window sizes, casing flag, the schema, scores
+    README.md        model card: base model, training data, teacher, dev/test scores, size, date
+
+Export uses ``torch.onnx.export``; quantization ``onnxruntime.quantization.quantize_dynamic`` with int8
+weights (per-tensor, signed), as described in the onnxruntime quantization documentation.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from smallext.io.atomic import atomic_write
+from smallext.students.model import TokenClassifier
+
+INPUTS = ["input_ids", "attention_mask", "case_ids"]
+
+
+def export_onnx(model: TokenClassifier, path: str | Path, opset: int = 17) -> Path:
+    """Export ``model`` (fp32) to ONNX with dynamic batch and sequence axes. Returns ``path``."""
+    path = Path(path)
+    model = model.to("cpu").eval()
+    ids = torch.randint(1000, 2000, (2, 16))
+    args = (ids, torch.ones_like(ids), torch.ones_like(ids))
+    axes = {k: {0: "batch", 1: "seq"} for k in [*INPUTS, "logits"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, args, str(path), input_names=INPUTS, output_names=["logits"],
+            dynamic_axes=axes, opset_version=opset, dynamo=False,
+        )
+    return path
+
+
+def quantize_int8(src: str | Path, dst: str | Path) -> Path:
+    """Dynamic int8 quantization of an fp32 ONNX model (weights int8, activations quantized at run time)."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.getLogger().setLevel(logging.ERROR)  # silences the "consider pre-processing" notice
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    return Path(dst)
+
+
+def dir_size_mb(path: str | Path) -> float:
+    """Total size of the files under ``path`` in MB (10^6 bytes)."""
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 1e6
+
+
+def package(
+    result,
+    out_dir: str | Path,
+    *,
+    schema=None,
+    card: dict[str, Any] | None = None,
+    keep_fp32: str | Path | None = None,
+) -> Path:
+    """Write the packaged model directory for a :class:`~smallext.students.train.TrainResult`.
+
+    The directory is built in a temporary folder beside ``out_dir`` and renamed into place at the end, so
+    an interrupted export never leaves a half-written model.
+
+    Args:
+        result: the trained student.
+        out_dir: destination directory (replaced if it exists).
+        schema: the :class:`~smallext.schema.Schema` it was trained for (stored in config.json).
+        card: extra model-card facts: ``training_data``, ``teacher``, ``scores`` ({name: eval result}),
+            ``notes`` (list of lines), anything else is listed as is.
+        keep_fp32: also keep the fp32 ONNX file at this path (for benchmarks).
+
+    Returns:
+        ``out_dir``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        fp32 = export_onnx(result.model, tmp / "model.fp32.onnx")
+        quantize_int8(fp32, tmp / "model.onnx")
+        if keep_fp32 is not None:
+            Path(keep_fp32).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(fp32), str(keep_fp32))
+        else:
+            fp32.unlink()
+        result.tokenizer.save(str(tmp / "tokenizer.json"))
+        card = dict(card or {})
+        if result.dev is not None:
+            card["scores"] = {"dev (torch, best epoch)": _slim(result.dev), **(card.get("scores") or {})}
+        config = {
+            "format": "smallext-student/1",
+            "tags": result.tags,
+            "entity_types": result.entity_types,
+            "max_length": result.config.max_length,
+            "stride": result.config.stride,
+            "casing": result.config.casing,
+            "pad_id": int(getattr(result.model.encoder.config, "pad_token_id", 0) or 0),
+            "base_model": result.config.base_model,
+            "base_model_path": result.base_dir,
+            "parameters": sum(p.numel() for p in result.model.parameters()),
+            "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d"),
+            "training": result.card_facts(),
+            "schema": schema.model_dump() if schema is not None else None,
+            "card": card,
+        }
+        (tmp / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
+        config["size_mb"] = round(dir_size_mb(tmp) + 0.01, 1)
+        (tmp / "README.md").write_text(model_card(config), encoding="utf-8")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _score_line(name: str, res: dict[str, Any]) -> str:
+    m = res["micro"]
+    ci = m.get("ci95") or [0, 0]
+    ci_s = f" (95% CI {ci[0]:.4f}-{ci[1]:.4f})" if ci != [0.0, 0.0] else ""
+    return f"| {name} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f}{ci_s} | {res.get('documents', '')} |"
+
+
+def _slim(res: dict[str, Any]) -> dict[str, Any]:
+    """An evaluation result without per-type counts (what the card and config keep)."""
+    return {k: res[k] for k in ("micro", "macro", "per_type", "documents") if k in res}
+
+
+def model_card(config: dict[str, Any]) -> str:
+    """The model card (README.md) text of a packaged student."""
+    card = config.get("card") or {}
+    tr = config["training"]
+    lines = [
+        f"# smallext student: {', '.join(config['entity_types'])}",
+        "",
+        f"- Base model: `{config['base_model']}` ({config['parameters'] / 1e6:.1f}M parameters), "
+        f"casing-feature embedding: {'yes' if config['casing'] else 'no'}",
+        f"- Training data: {card.get('training_data', 'not recorded')}",
+        f"- Teacher: {card.get('teacher', 'none (gold labels)')}",
+        f"- Trained: {config['created']}; best epoch {tr['best_epoch']} of {tr['config']['epochs']}; "
+        f"{tr.get('train_documents', '?')} documents, {tr.get('train_spans', '?')} spans, "
+        f"{tr.get('train_seconds', '?')} s",
+        f"- Size on disk: {config.get('size_mb', '?')} MB (int8 ONNX, onnxruntime)",
+        f"- Windows: {config['max_length']} word pieces with {config['stride']} overlap; nothing is truncated",
+        "",
+        "## Scores (entity-level, strict match)",
+        "",
+        "| set | precision | recall | F1 | documents |",
+        "|---|---|---|---|---|",
+    ]
+    for name, res in (card.get("scores") or {}).items():
+        lines.append(_score_line(name, res))
+    lines += ["", "## Training history", "", "| epoch | loss | dev F1 |", "|---|---|---|"]
+    for row in tr.get("history", []):
+        f1 = f"{row['dev_f1']:.4f}" if "dev_f1" in row else "-"
+        lines.append(f"| {row['epoch']} | {row['loss']:.4f} | {f1} |")
+    notes = card.get("notes") or []
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    extra = {k: v for k, v in card.items() if k not in {"training_data", "teacher", "scores", "notes"}}
+    if extra:
+        lines += ["", "## Other facts", "", "```json", json.dumps(extra, indent=2), "```"]
+    lines += ["", "Load it with `smallext.Extractor.load(DIR)` or `smallext extract --model DIR`.", ""]
+    return "\n".join(lines)
+
+
+def write_config(model_dir: str | Path, config: dict[str, Any]) -> None:
+    """Rewrite ``config.json`` and the model card of a packaged model (atomically)."""
+    model_dir = Path(model_dir)
+    with atomic_write(model_dir / "config.json") as f:
+        f.write(json.dumps(config, indent=2, ensure_ascii=False))
+    with atomic_write(model_dir / "README.md") as f:
+        f.write(model_card(config))

@@ -1,0 +1,183 @@
+"""Run a packaged student on CPU with onnxruntime. Importing this module never imports torch."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from smallext.doc import Document
+from smallext.errors import ConfigError
+from smallext.students.decode import allowed_transitions, decode_words, predict_word_probs
+from smallext.students.features import encode, windows
+
+
+class Extractor:
+    """A packaged student (see :mod:`smallext.students.export`) ready to extract spans from text.
+
+    Use :meth:`load`; then :meth:`extract` takes strings or Documents and returns Documents with spans
+    (character offsets, labels, and a score in [0, 1]: the mean probability of the span's tags).
+    """
+
+    def __init__(self, model_dir: Path, config: dict[str, Any], session, tokenizer, onnx_file: str) -> None:
+        self.model_dir = model_dir
+        self.config = config
+        self.session = session
+        self.tokenizer = tokenizer
+        self.onnx_file = onnx_file
+        self.tags: list[str] = config["tags"]
+        self.entity_types: list[str] = config["entity_types"]
+        self.max_length: int = config["max_length"]
+        self.stride: int = config["stride"]
+        self.pad_id: int = config.get("pad_id", 0)
+        self._inputs = {i.name for i in session.get_inputs()}
+        self._constraints = allowed_transitions(self.tags)
+        from smallext.students.base import special_ids
+
+        self._cls, self._sep = special_ids(tokenizer)
+        self.source = f"model:{model_dir.name}"
+
+    @classmethod
+    def load(cls, model_dir: str | Path, *, threads: int | None = None, onnx_file: str = "model.onnx") -> Extractor:
+        """Load a packaged model directory.
+
+        Args:
+            model_dir: directory with ``model.onnx``, ``tokenizer.json`` and ``config.json``.
+            threads: onnxruntime intra-op threads (None: onnxruntime's default, all cores).
+            onnx_file: which ONNX file of the directory to run (``model.onnx`` is int8), or an absolute path.
+
+        Raises:
+            ConfigError: the directory or one of its files is missing or unreadable.
+        """
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_dir = Path(model_dir)
+        onnx_path = Path(onnx_file) if Path(onnx_file).is_absolute() else model_dir / onnx_file
+        for p in (model_dir / "config.json", model_dir / "tokenizer.json", onnx_path):
+            if not p.is_file():
+                raise ConfigError(f"not a smallext model directory: {p} is missing")
+        try:
+            config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{model_dir / 'config.json'}: invalid JSON: {e}") from None
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        return cls(model_dir, config, session, tokenizer, str(onnx_path))
+
+    def _run(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        feed = {k: v for k, v in batch.items() if k in self._inputs}
+        return self.session.run(["logits"], feed)[0]
+
+    def extract(
+        self, inputs: Iterable[str | Document] | str | Document, *, batch_size: int = 32
+    ) -> list[Document]:
+        """Extract spans.
+
+        Args:
+            inputs: texts and/or Documents (a single one is accepted too). Texts get ids ``"0"``, ``"1"``...;
+                Documents keep their id and meta, and their existing spans are replaced.
+            batch_size: windows per onnxruntime call; windows are grouped by length to limit padding.
+
+        Returns:
+            One Document per input, in input order, spans sorted by offset, ``source`` = ``model:DIR``.
+        """
+        if isinstance(inputs, (str, Document)):
+            inputs = [inputs]
+        docs = [x if isinstance(x, Document) else Document(str(i), x) for i, x in enumerate(inputs)]
+        if not docs:
+            return []
+        encoded = encode(self.tokenizer, [d.text for d in docs])
+        wins = windows(encoded, self._cls, self._sep, self.max_length, self.stride)
+        probs = predict_word_probs(encoded, wins, self._run, batch_size, self.pad_id)
+        return [
+            d.with_spans(decode_words(p, e.words, self.tags, self._constraints, self.source))
+            for d, e, p in zip(docs, encoded, probs, strict=True)
+        ]
+
+    def extract_texts(self, texts: Sequence[str], *, batch_size: int = 32) -> list[list[dict[str, Any]]]:
+        """Convenience: spans of each text as dicts ``{start, end, label, text, score}``."""
+        out = []
+        for d in self.extract(list(texts), batch_size=batch_size):
+            out.append([{**s.to_dict(), "text": d.span_text(s)} for s in d.spans])
+        return out
+
+
+def extract_file(
+    model_dir: str | Path,
+    input_path: str | Path | None = None,
+    out_path: str | Path | None = None,
+    *,
+    fmt: str | None = None,
+    threads: int | None = None,
+    batch_size: int = 32,
+    chunk: int = 1024,
+) -> int:
+    """Extract spans from a file (or stdin) and write JSONL (to a file, atomically, or to stdout).
+
+    Args:
+        model_dir: packaged model directory.
+        input_path: ``.txt`` (one document per line) or ``.jsonl``; ``None`` or ``-`` reads stdin.
+        out_path: output JSONL; ``None`` or ``-`` writes stdout.
+        fmt: ``text`` or ``jsonl`` (default: from the extension; stdin is ``text``).
+        chunk: documents per extraction call (bounds memory on large inputs).
+
+    Returns:
+        The number of documents written.
+
+    Raises:
+        FormatError: malformed input (file and line named).
+    """
+    import sys
+
+    from smallext.io import format_from_path, iter_jsonl, read_text
+    from smallext.io.atomic import atomic_write
+    from smallext.io.jsonl import dumps
+
+    ex = Extractor.load(model_dir, threads=threads)
+    if input_path is None or str(input_path) == "-":
+        kind = fmt or "text"
+        if kind == "jsonl":
+            import json
+
+            from smallext.errors import DocumentError, FormatError
+
+            docs = []
+            for lineno, line in enumerate(sys.stdin, 1):
+                if line.strip():
+                    try:
+                        docs.append(Document.from_dict(json.loads(line)))
+                    except (json.JSONDecodeError, DocumentError) as e:
+                        raise FormatError("<stdin>", lineno, str(e)) from None
+        else:
+            docs = [Document(f"stdin:{i}", line.rstrip("\r\n")) for i, line in enumerate(sys.stdin, 1)]
+    else:
+        kind = fmt or format_from_path(input_path)
+        docs = list(iter_jsonl(input_path)) if kind == "jsonl" else read_text(input_path)
+
+    def results():
+        for lo in range(0, len(docs), chunk):
+            yield from ex.extract(docs[lo : lo + chunk], batch_size=batch_size)
+
+    n = 0
+    if out_path is None or str(out_path) == "-":
+        for d in results():
+            sys.stdout.write(dumps(d) + "\n")
+            n += 1
+        sys.stdout.flush()
+        return n
+    with atomic_write(out_path) as f:
+        for d in results():
+            f.write(dumps(d) + "\n")
+            n += 1
+    return n

@@ -1,0 +1,69 @@
+"""The student network: a pretrained encoder, a learned casing embedding, and a linear tag classifier."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from smallext.students.features import CASING_CLASSES
+
+
+class TokenClassifier(nn.Module):
+    """Encoder + optional casing-feature embedding added to the input embeddings + dropout + linear layer.
+
+    Inputs are int64 tensors of shape (batch, seq): ``input_ids``, ``attention_mask``, ``case_ids``
+    (see :data:`~smallext.students.features.CASING_CLASSES`). Output: logits (batch, seq, n_tags).
+    """
+
+    def __init__(self, encoder: nn.Module, n_tags: int, use_casing: bool = True, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.use_casing = use_casing
+        self.casing = nn.Embedding(len(CASING_CLASSES), hidden) if use_casing else None
+        if self.casing is not None:
+            nn.init.normal_(self.casing.weight, std=0.02)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden, n_tags)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, case_ids: torch.Tensor
+    ) -> torch.Tensor:
+        emb = self.encoder.get_input_embeddings()(input_ids)
+        if self.casing is not None:
+            emb = emb + self.casing(case_ids)
+        hidden = self.encoder(inputs_embeds=emb, attention_mask=attention_mask).last_hidden_state
+        return self.classifier(self.dropout(hidden))
+
+
+def build_model(base_dir: str, n_tags: int, use_casing: bool = True, dropout: float = 0.1) -> TokenClassifier:
+    """A fresh :class:`TokenClassifier` on the pretrained encoder at ``base_dir`` (or a Hugging Face id)."""
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # the unused pooler weights are reported as "unexpected" otherwise
+
+    encoder = AutoModel.from_pretrained(base_dir, add_pooling_layer=False) if _is_bert(base_dir) else (
+        AutoModel.from_pretrained(base_dir)
+    )
+    return TokenClassifier(encoder.float(), n_tags, use_casing, dropout)
+
+
+def _is_bert(base_dir: str) -> bool:
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(base_dir).model_type == "bert"
+
+
+def torch_runner(model: TokenClassifier):
+    """A :data:`~smallext.students.decode.Runner` over a torch model (eval mode, no grad)."""
+
+    device = next(model.parameters()).device
+
+    def run(batch):
+        model.eval()
+        with torch.inference_mode():
+            out = model(*(torch.from_numpy(batch[k]).to(device) for k in ("input_ids", "attention_mask", "case_ids")))
+        return out.float().cpu().numpy()
+
+    return run

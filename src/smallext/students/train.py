@@ -1,0 +1,327 @@
+"""Training the student on any annotated Documents (gold or a teacher's silver labels).
+
+AdamW (Loshchilov & Hutter, 2019) with linear warm-up and decay, gradient clipping, evaluation on a dev set
+after each epoch, and the best epoch by dev micro F1 kept. A span's ``score`` (when present) weights its
+words in the loss, so a teacher's confidence can soften uncertain labels. Deterministic given a seed.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from smallext.doc import Document
+from smallext.evaluate import evaluate
+from smallext.students.base import load_tokenizer, resolve_base_model, special_ids
+from smallext.students.decode import allowed_transitions, decode_words, predict_word_probs
+from smallext.students.features import bio_labels, encode, label_words, pad_batch, windows
+from smallext.students.model import TokenClassifier, build_model, torch_runner
+
+
+@dataclass
+class TrainConfig:
+    """Student training options.
+
+    Attributes:
+        base_model: ``minilm`` (default), ``mpnet``, a local directory or a Hugging Face id.
+        epochs: passes over the training data (>= 1).
+        batch_size: windows per optimisation step.
+        lr: peak learning rate of the encoder; the casing embedding and classifier use ``head_lr``.
+        head_lr: peak learning rate of the newly initialised layers.
+        warmup: fraction of steps of linear warm-up (0-1), then linear decay to 0.
+        weight_decay: AdamW weight decay (not applied to biases and LayerNorm).
+        max_grad_norm: gradient clipping threshold (L2 norm).
+        seed: random seed (data order, dropout, initialisation).
+        max_length: word pieces per window, special tokens included.
+        stride: overlap between consecutive windows, in word pieces.
+        casing: add the learned casing-feature embedding.
+        dropout: dropout before the classifier.
+        threads: torch intra-op threads (None: torch's default).
+    """
+
+    base_model: str = "minilm"
+    epochs: int = 5
+    batch_size: int = 16
+    lr: float = 1e-4
+    head_lr: float = 1e-3
+    warmup: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    seed: int = 13
+    max_length: int = 256
+    stride: int = 64
+    casing: bool = True
+    dropout: float = 0.1
+    threads: int | None = None
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the best model and what it needs to be packaged."""
+
+    model: TokenClassifier
+    tokenizer: Any
+    tags: list[str]
+    entity_types: list[str]
+    config: TrainConfig
+    base_dir: str
+    best_epoch: int
+    dev: dict[str, Any] | None
+    history: list[dict[str, float]] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def card_facts(self) -> dict[str, Any]:
+        return {"config": asdict(self.config), "best_epoch": self.best_epoch, "history": self.history, **self.stats}
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def predict(
+    model: TokenClassifier,
+    tokenizer,
+    tags: Sequence[str],
+    docs: Sequence[Document],
+    *,
+    max_length: int = 256,
+    stride: int = 64,
+    batch_size: int = 64,
+    source: str | None = None,
+) -> list[Document]:
+    """Run a torch student over Documents; returns copies with predicted spans (same ids and texts)."""
+    cls_id, sep_id = special_ids(tokenizer)
+    encoded = encode(tokenizer, [d.text for d in docs])
+    wins = windows(encoded, cls_id, sep_id, max_length, stride)
+    pad_id = getattr(model.encoder.config, "pad_token_id", 0) or 0
+    probs = predict_word_probs(encoded, wins, torch_runner(model), batch_size, pad_id)
+    cons = allowed_transitions(tags)
+    return [
+        d.with_spans(decode_words(p, e.words, tags, cons, source))
+        for d, e, p in zip(docs, encoded, probs, strict=True)
+    ]
+
+
+def _batches(n_windows: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[list[int]]:
+    """Shuffled batches of similar length: shuffle, sort within chunks of 50 batches, shuffle batches."""
+    idx = rng.permutation(len(n_windows))
+    chunk = batch_size * 50
+    batches = []
+    for lo in range(0, len(idx), chunk):
+        part = sorted(idx[lo : lo + chunk], key=lambda k: n_windows[k])
+        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    order = rng.permutation(len(batches))
+    return [batches[k] for k in order]
+
+
+def _optimizer(model: TokenClassifier, cfg: TrainConfig) -> torch.optim.Optimizer:
+    decay, no_decay, head_decay, head_no_decay = [], [], [], []
+    for name, p in model.named_parameters():
+        is_head = not name.startswith("encoder.")
+        nd = p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
+        target = (head_no_decay if nd else head_decay) if is_head else (no_decay if nd else decay)
+        target.append(p)
+    groups = [
+        {"params": decay, "lr": cfg.lr, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "lr": cfg.lr, "weight_decay": 0.0},
+        {"params": head_decay, "lr": cfg.head_lr, "weight_decay": cfg.weight_decay},
+        {"params": head_no_decay, "lr": cfg.head_lr, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW([g for g in groups if g["params"]])
+
+
+def train(
+    train_docs: Sequence[Document],
+    dev_docs: Sequence[Document] | None,
+    entity_types: Sequence[str],
+    config: TrainConfig | None = None,
+    *,
+    progress: bool = True,
+    device: str | None = None,
+) -> TrainResult:
+    """Train a student on ``train_docs`` and keep the epoch with the best dev micro F1.
+
+    Args:
+        train_docs: annotated Documents (gold or silver; span ``score`` weights the loss).
+        dev_docs: gold (or held-out silver) Documents for model selection; ``None`` keeps the last epoch.
+        entity_types: the labels to learn, in order; spans with other labels are ignored.
+        config: options (:class:`TrainConfig`).
+        progress: show a rich progress bar with loss and dev F1.
+        device: torch device (``"cpu"`` default, ``"cuda"`` where available).
+
+    Returns:
+        :class:`TrainResult` with the best model (on CPU, in eval mode).
+
+    Raises:
+        ValueError: no training documents, or no entity types.
+    """
+    cfg = config or TrainConfig()
+    if not train_docs:
+        raise ValueError("no training documents")
+    if not entity_types:
+        raise ValueError("no entity types to learn")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    set_seed(cfg.seed)
+    device = device or "cpu"
+    base_dir = resolve_base_model(cfg.base_model)
+    tokenizer = load_tokenizer(base_dir)
+    tags = bio_labels(entity_types)
+    tag_index = {t: i for i, t in enumerate(tags)}
+    cls_id, sep_id = special_ids(tokenizer)
+
+    encoded = encode(tokenizer, [d.text for d in train_docs])
+    used = misaligned = 0
+    for enc, d in zip(encoded, train_docs, strict=True):
+        u, m = label_words(enc, d.spans, tag_index)
+        used, misaligned = used + u, misaligned + m
+    wins = windows(encoded, cls_id, sep_id, cfg.max_length, cfg.stride)
+    lengths = [len(w.ids) for w in wins]
+
+    model = build_model(base_dir, len(tags), cfg.casing, cfg.dropout).to(device)
+    pad_id = getattr(model.encoder.config, "pad_token_id", 0) or 0
+    opt = _optimizer(model, cfg)
+    steps_per_epoch = math.ceil(len(wins) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    warm = int(total * cfg.warmup)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / max(1, warm) if s < warm else max(0.0, (total - s) / max(1, total - warm))
+    )
+    loss_fn = nn.CrossEntropyLoss(reduction="none", ignore_index=-100)
+    rng = np.random.default_rng(cfg.seed)
+    best_f1, best_state, best_epoch, best_dev = -1.0, None, 0, None
+    history: list[dict[str, float]] = []
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = [
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}  dev F1 {task.fields[f1]}"),
+    ]
+    t0 = time.perf_counter()
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        task = bar.add_task("training", total=total, loss=0.0, f1="-")
+        for epoch in range(1, cfg.epochs + 1):
+            model.train()
+            ema = None
+            for b in _batches(lengths, cfg.batch_size, rng):
+                arrays = pad_batch([wins[k] for k in b], pad_id)
+                t = {k: torch.from_numpy(v).to(device) for k, v in arrays.items()}
+                logits = model(t["input_ids"], t["attention_mask"], t["case_ids"])
+                per_tok = loss_fn(logits.reshape(-1, logits.shape[-1]), t["labels"].reshape(-1))
+                w = t["weights"].reshape(-1)
+                n_lab = (t["labels"].reshape(-1) != -100).sum().clamp(min=1)
+                loss = (per_tok * w).sum() / n_lab
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                opt.step()
+                sched.step()
+                ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+                bar.update(task, advance=1, loss=ema)
+            row = {"epoch": epoch, "loss": float(ema or 0.0), "seconds": round(time.perf_counter() - t0, 1)}
+            if dev_docs:
+                preds = predict(model, tokenizer, tags, dev_docs, max_length=cfg.max_length, stride=cfg.stride)
+                dev = evaluate(dev_docs, preds, n_boot=0, labels=entity_types)
+                f1 = dev["micro"]["f1"]
+                row["dev_f1"] = f1
+                bar.update(task, f1=f"{f1:.4f} (epoch {epoch})")
+                if f1 > best_f1:
+                    best_f1, best_epoch, best_dev = f1, epoch, dev
+                    best_state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+            history.append(row)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    else:
+        best_epoch = cfg.epochs
+    model = model.to("cpu").eval()
+    stats = {
+        "train_documents": len(train_docs),
+        "train_windows": len(wins),
+        "train_spans": used,
+        "train_spans_off_word_boundaries": misaligned,
+        "train_seconds": round(time.perf_counter() - t0, 1),
+    }
+    return TrainResult(model, tokenizer, tags, list(entity_types), cfg, base_dir, best_epoch, best_dev, history, stats)
+
+
+def _as_docs(spec, group_documents: bool = False) -> list[Document]:
+    from smallext.datasets import is_dataset_spec, load, load_documents
+
+    if spec is None:
+        return []
+    if isinstance(spec, (list, tuple)):
+        return list(spec)
+    if is_dataset_spec(str(spec)):
+        return load(str(spec), group_documents=group_documents)
+    return load_documents(spec)
+
+
+def train_student(
+    schema,
+    train_data,
+    dev_data,
+    out_dir,
+    config: TrainConfig | None = None,
+    *,
+    test_data=None,
+    group_documents: bool = False,
+    card: dict[str, Any] | None = None,
+    progress: bool = True,
+    keep_fp32: str | None = None,
+) -> dict[str, Any]:
+    """Train, export, quantize and package a student; evaluate the packaged (int8) model.
+
+    Args:
+        schema: a :class:`~smallext.schema.Schema` or a path to one; dataset labels are mapped to its entity
+            types through names and aliases.
+        train_data, dev_data, test_data: dataset specs (``conll2003:train``), files, or lists of Documents.
+        out_dir: the packaged model directory to write.
+        config: :class:`TrainConfig`.
+        group_documents: train and evaluate on whole articles (``-DOCSTART-``) instead of sentences.
+        card: extra model-card facts (``training_data``, ``teacher``, ``notes``).
+        keep_fp32: also keep the fp32 ONNX file at this path.
+
+    Returns:
+        ``{"model_dir", "dev_torch", "dev_int8", "test_int8"}`` (evaluation results; ``None`` where absent).
+
+    Raises:
+        ConfigError: invalid schema, or data labels the schema does not know.
+    """
+    from smallext.schema import load_schema
+    from smallext.students.export import _slim, package, write_config
+    from smallext.students.extractor import Extractor
+
+    schema = load_schema(schema)
+    train_docs = schema.map_documents(_as_docs(train_data, group_documents))
+    dev_docs = schema.map_documents(_as_docs(dev_data, group_documents)) or None
+    test_docs = schema.map_documents(_as_docs(test_data, group_documents)) or None
+    card = dict(card or {})
+    card.setdefault("training_data", f"{train_data if isinstance(train_data, str) else 'documents'} "
+                    f"({len(train_docs)} documents)")
+    result = train(train_docs, dev_docs, schema.labels, config, progress=progress)
+    out = package(result, out_dir, schema=schema, card=card, keep_fp32=keep_fp32)
+    ex = Extractor.load(out, threads=(config.threads if config else None))
+    summary: dict[str, Any] = {"model_dir": str(out), "dev_torch": result.dev, "dev_int8": None, "test_int8": None}
+    import json
+
+    cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    scores = cfg["card"].setdefault("scores", {})
+    if dev_docs:
+        summary["dev_int8"] = evaluate(dev_docs, ex.extract(dev_docs))
+        scores["dev (int8 ONNX)"] = _slim(summary["dev_int8"])
+    if test_docs:
+        summary["test_int8"] = evaluate(test_docs, ex.extract(test_docs))
+        scores["test (int8 ONNX)"] = _slim(summary["test_int8"])
+    write_config(out, cfg)
+    return summary

