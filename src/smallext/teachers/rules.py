@@ -1,0 +1,102 @@
+"""Rules as a teacher: gazetteers (phrase lists) and regular expressions from a YAML file.
+
+Gazetteer phrases are matched with spaCy's EntityRuler on a blank English pipeline (token-based, optionally
+case-insensitive through the LOWER attribute); regular expressions run on the raw text with Python's ``re``.
+File shape::
+
+    ignore_case: true            # gazetteers match case-insensitively (default false)
+    patterns:
+      - {label: LOC, phrases: [New York, Paris]}
+      - {label: ORG, regex: '\\b[A-Z][a-z]+ (?:Inc|Corp|Ltd)\\.?'}
+
+Overlaps are resolved as in grounding: the longest match wins, then the earlier pattern.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from smallext.doc import Document, Span
+from smallext.errors import ConfigError
+from smallext.teachers.base import ChunkResult, Teacher
+
+
+class Pattern(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: str
+    phrases: list[str] = Field(default_factory=list)
+    regex: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Pattern:
+        if not self.phrases and not self.regex:
+            raise ValueError("a pattern needs 'phrases' or 'regex'")
+        if self.regex:
+            try:
+                re.compile(self.regex)
+            except re.error as e:
+                raise ValueError(f"invalid regex: {e}") from None
+        return self
+
+
+class RulesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ignore_case: bool = False
+    patterns: list[Pattern] = Field(min_length=1)
+
+
+def load_rules(path: str | Path) -> RulesFile:
+    """Read and validate a rules file. Raises ConfigError naming the file and field."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"rules file not found: {path}")
+    try:
+        return RulesFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    except ValidationError as e:
+        raise ConfigError(f"{path}: " + "; ".join(
+            f"field {'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())) from None
+
+
+class RulesTeacher(Teacher):
+    """Annotate with gazetteers and regular expressions (see module docstring)."""
+
+    def __init__(self, path: str | Path, schema) -> None:
+        import spacy
+
+        super().__init__()
+        self.spec = f"rules:{path}"
+        self.rules = load_rules(path)
+        for i, p in enumerate(self.rules.patterns):
+            if schema.resolve_label(p.label) is None:
+                raise ConfigError(
+                    f"{path}: field patterns.{i}.label: {p.label!r} is not a type of schema {schema.name!r}"
+                )
+        self.schema = schema
+        self.nlp = spacy.blank("en")
+        ruler = self.nlp.add_pipe("entity_ruler", config={
+            "phrase_matcher_attr": "LOWER" if self.rules.ignore_case else None})
+        ruler.add_patterns([{"label": f"{i}", "pattern": ph} for i, p in enumerate(self.rules.patterns)
+                            for ph in p.phrases])
+        self.regexes = [(i, re.compile(p.regex)) for i, p in enumerate(self.rules.patterns) if p.regex]
+
+    def annotate_chunk(self, docs: Sequence[Document]) -> ChunkResult:
+        res = ChunkResult()
+        for d, sdoc in zip(docs, self.nlp.pipe([d.text for d in docs]), strict=True):
+            cands = [(e.start_char, e.end_char, int(e.label_)) for e in sdoc.ents]
+            for i, rx in self.regexes:
+                cands += [(m.start(), m.end(), i) for m in rx.finditer(d.text) if m.end() > m.start()]
+            kept: list[tuple[int, int, int]] = []
+            for c in sorted(cands, key=lambda c: (-(c[1] - c[0]), c[2], c[0])):
+                if not any(c[0] < k[1] and k[0] < c[1] for k in kept):
+                    kept.append(c)
+            spans = [Span(a, b, self.schema.resolve_label(self.rules.patterns[i].label), None, self.spec)
+                     for a, b, i in kept]
+            res.docs.append(d.with_spans(spans))
+        return res

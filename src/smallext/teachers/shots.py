@@ -1,0 +1,54 @@
+"""Few-shot example selection by embedding similarity (all-MiniLM-L6-v2 sentence embeddings).
+
+The k pool examples whose embeddings have the highest cosine similarity with the input are chosen (Liu et
+al. 2022, "What Makes Good In-Context Examples for GPT-3?"), and ordered least similar first so the closest
+example sits next to the input. Embeddings come from ``sentence-transformers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from smallext.doc import Document
+
+
+class ShotSelector:
+    """Retrieve labelled examples similar to an input.
+
+    Args:
+        pool: labelled Documents (schema examples and/or a small gold set). Exact duplicates of an input
+            text are never returned for it (no leaking the answer).
+        model: a sentence-transformers model name or directory (default: the offline MiniLM package).
+        batch_size: encoding batch size.
+    """
+
+    def __init__(self, pool: Sequence[Document], model: str | None = None, batch_size: int = 128) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        from smallext.students.base import resolve_base_model
+
+        seen, uniq = set(), []
+        for d in pool:
+            if d.text.strip() and d.text not in seen:
+                seen.add(d.text)
+                uniq.append(d)
+        self.pool = uniq
+        self.encoder = SentenceTransformer(model or resolve_base_model("minilm"), device="cpu")
+        self.batch_size = batch_size
+        self.embeddings = (
+            self.encoder.encode([d.text for d in uniq], batch_size=batch_size, normalize_embeddings=True,
+                                convert_to_numpy=True, show_progress_bar=False)
+            if uniq else np.zeros((0, 384), dtype=np.float32)
+        )
+
+    def select(self, text: str, k: int) -> list[Document]:
+        """The ``k`` most similar pool examples, least similar first."""
+        if k <= 0 or not self.pool:
+            return []
+        q = self.encoder.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)[0]
+        sims = self.embeddings @ q
+        order = np.argsort(-sims, kind="stable")
+        chosen = [i for i in order[: k + 1] if self.pool[i].text != text][:k]
+        return [self.pool[i] for i in reversed(chosen)]

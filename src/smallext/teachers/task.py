@@ -1,0 +1,162 @@
+"""The NER task: what to ask an LLM and how to read its answer (the backend only turns prompts into replies).
+
+Prompt layout (chat messages), built so that a server can reuse the longest fixed prefix between calls:
+
+1. system: the fixed instructions, the entity types with their definitions and guidelines, the reply format;
+2. k few-shot examples as user/assistant turns, picked per input by embedding similarity
+   (:class:`~smallext.teachers.shots.ShotSelector`), least similar first;
+3. user: the text to annotate.
+
+The reply is JSON ``{"entities": [{"text": ..., "type": ...}]}``; backends that support it constrain
+decoding with :meth:`NERTask.json_schema`. :func:`parse_reply` is tolerant: it accepts text around the JSON
+object, and salvages the complete entities of a reply cut off at ``max_tokens`` (reported as truncated).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from smallext.doc import Document
+from smallext.schema import Schema
+
+INSTRUCTIONS = (
+    "You are a careful annotator. Find every mention of the entity types below in the user's text and "
+    "return them as JSON.\n"
+    "Rules:\n"
+    "- Copy each entity's text exactly as it is written in the input: same spelling, same case, no extra words.\n"
+    "- List entities in the order they appear; list a name again each time it appears.\n"
+    "- Use only the types listed; ignore mentions that fit none of them.\n"
+    '- Reply with JSON only, in the form {"entities": [{"text": "...", "type": "..."}]}; '
+    'if there are none, reply {"entities": []}.'
+)
+
+
+def render_types(schema: Schema, guidelines: bool = True) -> str:
+    """The entity-type section of the system prompt."""
+    lines = []
+    for t in schema.entity_types:
+        lines.append(f"- {t.name}: {t.definition}")
+        if guidelines:
+            lines += [f"    * {g}" for g in t.guidelines]
+    return "\n".join(lines)
+
+
+def reply_for(doc: Document) -> str:
+    """The ideal reply for a labelled example (used for few-shot turns)."""
+    ents = [{"text": doc.span_text(s), "type": s.label} for s in sorted(doc.spans, key=lambda s: s.start)]
+    return json.dumps({"entities": ents}, ensure_ascii=False)
+
+
+@dataclass
+class ParsedReply:
+    """A parsed reply: the entities, whether the JSON was cut off, and an error (None when usable)."""
+
+    entities: list[dict]
+    truncated: bool = False
+    error: str | None = None
+
+
+_ENTITY = re.compile(r'\{\s*"text"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"type"\s*:\s*"((?:[^"\\]|\\.)*)"\s*\}')
+
+
+def parse_reply(text: str) -> ParsedReply:
+    """Read ``{"entities": [...]}`` from a model reply.
+
+    Accepts surrounding prose or code fences. A reply that is not valid JSON (for example cut off at
+    ``max_tokens``) yields its complete ``{"text", "type"}`` objects with ``truncated=True``, and ``error``
+    set: the caller decides whether to retry. Entities that are not objects with string ``text`` and
+    ``type`` are skipped.
+    """
+    start = text.find("{")
+    if start < 0:
+        return ParsedReply([], False, "no JSON object in the reply")
+    body = text[start:]
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(body)
+    except json.JSONDecodeError as e:
+        salvaged = [{"text": json.loads(f'"{a}"'), "type": json.loads(f'"{b}"')} for a, b in _ENTITY.findall(body)]
+        return ParsedReply(salvaged, True, f"invalid or truncated JSON ({e.msg} at character {e.pos})")
+    if not isinstance(obj, dict) or not isinstance(obj.get("entities"), list):
+        return ParsedReply([], False, "the reply JSON has no 'entities' list")
+    ents = [
+        {"text": e["text"], "type": e["type"]}
+        for e in obj["entities"]
+        if isinstance(e, dict) and isinstance(e.get("text"), str) and isinstance(e.get("type"), str)
+    ]
+    return ParsedReply(ents)
+
+
+class NERTask:
+    """Builds prompts for a schema and parses replies.
+
+    Args:
+        schema: what to extract.
+        selector: a :class:`~smallext.teachers.shots.ShotSelector` (or None for zero-shot).
+        shots: examples per prompt (k).
+        guidelines: include the types' guidelines in the system prompt.
+    """
+
+    def __init__(self, schema: Schema, selector=None, shots: int = 0, guidelines: bool = True) -> None:
+        self.schema = schema
+        self.selector = selector
+        self.shots = shots if selector is not None else 0
+        self.system = (
+            f"{INSTRUCTIONS}\n\nEntity types of the schema '{schema.name}'"
+            + (f" ({schema.description})" if schema.description else "")
+            + f":\n{render_types(schema, guidelines)}"
+        )
+
+    def json_schema(self, text: str | None = None) -> dict:
+        """JSON Schema of a valid reply: types restricted to the schema's names and, given the input text, at
+        most one entity per two words plus two (a bound that stops a small model from looping)."""
+        schema = {
+            "type": "object",
+            "properties": {
+                "entities": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "text": {"type": "string"},
+                            "type": {"type": "string", "enum": self.schema.labels},
+                        },
+                        "required": ["text", "type"],
+                    },
+                }
+            },
+            "required": ["entities"],
+        }
+        if text is not None:
+            schema["properties"]["entities"]["maxItems"] = 2 + len(text.split()) // 2
+        return schema
+
+    def messages(self, text: str) -> list[dict[str, str]]:
+        """Chat messages for one input text (shots retrieved for it)."""
+        msgs = [{"role": "system", "content": self.system}]
+        if self.shots:
+            for ex in self.selector.select(text, self.shots):
+                msgs += [{"role": "user", "content": ex.text}, {"role": "assistant", "content": reply_for(ex)}]
+        msgs.append({"role": "user", "content": text})
+        return msgs
+
+    def max_tokens(self, text: str) -> int:
+        """A reply budget that fits the entities of ``text``: about 1.5 tokens per input character / 3."""
+        return int(min(2048, 48 + len(text) // 2))
+
+
+def chunk_documents(docs: Sequence[Document], max_chars: int) -> list[list[Document]]:
+    """Group consecutive documents into chunks of at most ``max_chars`` characters of text (a longer
+    document is a chunk of its own). ``max_chars <= 0`` gives one document per chunk."""
+    chunks: list[list[Document]] = []
+    size = 0
+    for d in docs:
+        if chunks and max_chars > 0 and size + len(d.text) + 1 <= max_chars:
+            chunks[-1].append(d)
+            size += len(d.text) + 1
+        else:
+            chunks.append([d])
+            size = len(d.text)
+    return chunks

@@ -1,0 +1,100 @@
+import pytest
+
+from smallext.doc import Document
+from smallext.schema import EntityType, Schema
+from smallext.teachers.grounding import find_exact, find_fuzzy, ground
+from smallext.teachers.task import NERTask, chunk_documents, parse_reply
+
+SCHEMA = Schema(name="t", entity_types=[
+    EntityType(name="PER", definition="people", aliases=["person"]),
+    EntityType(name="LOC", definition="places", aliases=["location", "gpe"]),
+])
+
+
+def g(text, ents, **kw):
+    return ground(text, ents, SCHEMA.resolve_label, **kw)
+
+
+def test_repeated_strings_all_or_first():
+    text = "Paris is big. I love Paris. Parisian food is not Paris."
+    spans, stats, aligns = g(text, [{"text": "Paris", "type": "LOC"}])
+    assert [text[s.start:s.end] for s in spans] == ["Paris"] * 3  # "Parisian" is not cut
+    assert [s.start for s in spans] == [0, 21, 49]
+    first, _, _ = g(text, [{"text": "Paris", "type": "LOC"}], occurrences="first")
+    assert [s.start for s in first] == [0]
+    assert stats.exact == 1 and aligns[0].status == "exact" and len(aligns[0].spans) == 3
+
+
+def test_case_and_whitespace_insensitive_fallback():
+    text = "BRUSSELS 1996-08-22 : New  York and   the U.S. ."
+    spans, stats, aligns = g(text, [
+        {"text": "Brussels", "type": "LOC"}, {"text": "new york", "type": "location"}, {"text": "U. S.", "type": "LOC"},
+    ])
+    assert [text[s.start:s.end] for s in spans] == ["BRUSSELS", "New  York", "U.S."]
+    assert [a.status for a in aligns] == ["fuzzy", "fuzzy", "fuzzy"] and stats.fuzzy == 3
+    assert all(s.label == "LOC" for s in spans)
+    assert find_exact(text, "New  York") == [(22, 31)]
+
+
+def test_hallucinations_and_unknown_types_are_dropped_and_counted():
+    text = "Angela Merkel met Macron in Berlin."
+    spans, stats, aligns = g(text, [
+        {"text": "Angela Merkel", "type": "PER"},
+        {"text": "Emmanuel Macron", "type": "PER"},  # not in the text
+        {"text": "Berlin", "type": "CITY"},  # unknown type
+        {"text": "", "type": "PER"},
+        {"text": "Macron", "type": "person"},
+    ])
+    assert [(text[s.start:s.end], s.label) for s in spans] == [("Angela Merkel", "PER"), ("Macron", "PER")]
+    assert (stats.entities, stats.ungrounded, stats.unknown_type, stats.spans) == (5, 2, 1, 2)
+    assert [a.status for a in aligns] == ["exact", "ungrounded", "unknown_type", "ungrounded", "exact"]
+
+
+def test_overlap_rule_longest_then_first_listed_and_duplicates():
+    text = "New York City mayor visited York ."
+    spans, stats, _ = g(text, [
+        {"text": "York", "type": "LOC"}, {"text": "New York City", "type": "LOC"}, {"text": "New York", "type": "PER"},
+        {"text": "York", "type": "PER"},
+    ])
+    assert [(text[s.start:s.end], s.label) for s in spans] == [("New York City", "LOC"), ("York", "LOC")]
+    assert stats.overlap_dropped == 2 and stats.duplicate == 2
+
+
+def test_never_across_a_newline_and_word_boundaries():
+    text = "Ian\nSmith met Brian"
+    assert find_fuzzy(text, "Ian Smith") == []
+    spans, stats, _ = g(text, [{"text": "ian", "type": "PER"}])
+    assert [(s.start, s.end) for s in spans] == [(0, 3)]  # not the "ian" inside "Brian"
+
+
+def test_parse_reply_is_tolerant():
+    ok = parse_reply('Sure! ```json\n{"entities": [{"text": "Paris", "type": "LOC"}, {"text": 3}]}\n```')
+    assert ok.entities == [{"text": "Paris", "type": "LOC"}] and ok.error is None
+    cut = parse_reply('{"entities": [{"text": "Pa\\"ris", "type": "LOC"}, {"text": "Lon')
+    assert cut.truncated and cut.error and cut.entities == [{"text": 'Pa"ris', "type": "LOC"}]
+    assert parse_reply("no json here").error
+    assert parse_reply('{"items": []}').error
+
+
+def test_prompt_and_reply_schema():
+    task = NERTask(SCHEMA)
+    msgs = task.messages("Ada lives in Paris.")
+    assert msgs[0]["role"] == "system" and "PER: people" in msgs[0]["content"]
+    assert msgs[-1] == {"role": "user", "content": "Ada lives in Paris."}
+    schema = task.json_schema("Ada lives in Paris.")
+    items = schema["properties"]["entities"]
+    assert items["items"]["properties"]["type"]["enum"] == ["PER", "LOC"] and items["maxItems"] == 4
+
+
+def test_chunking_keeps_order_and_budget():
+    docs = [Document(str(i), "x" * n) for i, n in enumerate([100, 100, 250, 500, 10])]
+    chunks = chunk_documents(docs, 400)
+    assert [[d.id for d in c] for c in chunks] == [["0", "1"], ["2"], ["3"], ["4"]]
+    assert [len(c) for c in chunk_documents(docs, 0)] == [1] * 5
+
+
+@pytest.mark.parametrize("spec, n", [("rules:a.yaml,b.yaml", 1), ("spacy:x,rules:y", 2), ("gold,spacy:z", 2)])
+def test_split_ensemble(spec, n):
+    from smallext.teachers import split_ensemble
+
+    assert len(split_ensemble(spec)) == n

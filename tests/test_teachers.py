@@ -1,0 +1,320 @@
+"""Teachers against real components: llama.cpp with SmolLM2-135M, llama_cpp.server, a faulty HTTP server,
+a kill -9 in the middle of an annotation run, and the spaCy, rules, model, ensemble and gold teachers."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, needs_data
+from smallext.datasets import load
+from smallext.doc import Document
+from smallext.errors import ConfigError
+from smallext.evaluate import evaluate
+from smallext.schema import load_schema
+
+pytest.importorskip("llama_cpp", reason="needs the llm extra (llama-cpp-python)")
+pytestmark = pytest.mark.slow
+SCHEMA = load_schema(REPO / "schemas" / "conll2003.yaml")
+
+
+@pytest.fixture(scope="session")
+def smollm():
+    from smallext.models import install
+
+    return install("smollm2-135m")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------------------- llama.cpp
+def test_llamacpp_backend_constrained_reply_and_store(smollm, tmp_path):
+    from smallext.teachers import load_teacher
+    from smallext.teachers.annotate import annotate
+
+    teacher = load_teacher("llamacpp:smollm2-135m", SCHEMA, threads=2, chunk_chars=0)
+    task, backend = teacher.task, teacher.backend
+    text = "Peter Blackburn visited Paris on Monday ."
+    reply = backend.complete(task.messages(text), json_schema=task.json_schema(text), max_tokens=200)
+    assert reply.error is None and reply.tokens_in > 100 and reply.tokens_out > 0
+    obj = json.loads(reply.text)  # constrained decoding: valid JSON of the schema's shape
+    assert isinstance(obj["entities"], list)
+    assert all(set(e) == {"text", "type"} and e["type"] in SCHEMA.labels for e in obj["entities"])
+
+    docs = [Document(f"d{i}", t) for i, t in enumerate(
+        ["Peter Blackburn visited Paris .", "EU rejects German call .", "Germany beat Italy 2-1 in Rome ."])]
+    store = tmp_path / "s.sqlite"
+    first = annotate(docs, teacher, tmp_path / "out.jsonl", store=store, progress=False)
+    assert first["calls_this_run"] >= 3 and first["documents"] == 3
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [o["id"] for o in out] == ["d0", "d1", "d2"]
+    for o in out:  # every span is grounded in its own text
+        for s in o["spans"]:
+            assert 0 <= s["start"] < s["end"] <= len(o["text"]) and s["source"] == "llamacpp:smollm2-135m"
+    db = sqlite3.connect(store)
+    rows = db.execute("SELECT prompt_hash, reply, tokens_in, tokens_out, latency, doc_ids FROM calls").fetchall()
+    assert len(rows) == first["calls"] and all(r[0] and r[2] > 0 and r[4] > 0 for r in rows)
+    # a re-run repeats nothing; a fresh store with the same prompts reuses nothing but answers the same
+    again = annotate(docs, teacher, tmp_path / "out.jsonl", store=store, progress=False)
+    assert again["annotated_this_run"] == first["failed"]  # only failed documents are tried again
+    assert first["failed"] > 0 or again["calls_this_run"] == 0
+
+
+# ----------------------------------------------------------------------------------- OpenAI-compatible
+def test_openai_backend_against_llama_cpp_server(smollm, tmp_path):
+    from smallext.teachers import load_teacher
+    from smallext.teachers.annotate import annotate
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm), "--host", "127.0.0.1", "--port", str(port),
+         "--n_ctx", "2048", "--n_threads", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        import httpx
+
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("llama_cpp.server did not come up")
+        teacher = load_teacher(f"openai:smollm2@http://127.0.0.1:{port}/v1", SCHEMA, concurrency=2,
+                               response_format="json_object_schema", chunk_chars=0)
+        texts = ["Peter Blackburn visited Paris .", "EU rejects German call ."]
+        docs = [Document(f"d{i}", t) for i, t in enumerate(texts)]
+        res = annotate(docs, teacher, tmp_path / "o.jsonl", progress=False)
+        assert res["calls_this_run"] >= 2 and res["tokens_in"] > 100 and res["documents"] == 2
+        rows = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+        assert [r["id"] for r in rows] == ["d0", "d1"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+class FaultHandler(http.server.BaseHTTPRequestHandler):
+    counts: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, code, body: bytes, headers=None):
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        model = body["model"]
+        with self.lock:
+            n = self.counts[model] = self.counts.get(model, 0) + 1
+        content, finish = '{"entities": [{"text": "Paris", "type": "LOC"}]}', "stop"
+        if model == "flaky429" and n <= 2:
+            return self._send(429, b'{"error": {"message": "slow down"}}', {"retry-after-ms": "20"})
+        if model == "flaky500" and n <= 2:
+            return self._send(500, b'{"error": {"message": "boom"}}', {"retry-after-ms": "20"})
+        if model == "slow":
+            time.sleep(1.5)
+        if model == "malformed":
+            return self._send(200, b"this is not json {")
+        if model == "truncated":
+            content, finish = '{"entities": [{"text": "Par', "length"
+        reply = {"id": "x", "object": "chat.completion", "created": 0, "model": model,
+                 "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                              "finish_reason": finish}],
+                 "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+        self._send(200, json.dumps(reply).encode())
+
+
+@pytest.fixture
+def fault_server():
+    FaultHandler.counts = {}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FaultHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_retries_with_backoff_on_429_and_5xx(fault_server):
+    from smallext.teachers.backends.openai import OpenAIBackend
+
+    for model in ("flaky429", "flaky500"):
+        b = OpenAIBackend(model, fault_server, max_retries=3, timeout=5)
+        r = b.complete([{"role": "user", "content": "x"}], max_tokens=20)
+        assert r.error is None and "Paris" in r.text and FaultHandler.counts[model] == 3
+
+
+def test_timeouts_and_malformed_bodies_become_errors(fault_server):
+    from smallext.teachers.backends.openai import OpenAIBackend
+
+    slow = OpenAIBackend("slow", fault_server, max_retries=1, timeout=0.3).complete([{"role": "user", "content": "x"}],
+                                                                                 max_tokens=5)
+    assert slow.error and "Timeout" in slow.error and FaultHandler.counts["slow"] == 2
+    bad = OpenAIBackend("malformed", fault_server, max_retries=0).complete([{"role": "user", "content": "x"}],
+                                                                          max_tokens=5)
+    assert bad.error and bad.text == ""
+
+
+def test_truncated_json_is_retried_once_then_failed_and_retried_next_run(fault_server, tmp_path):
+    from smallext.teachers import load_teacher
+    from smallext.teachers.annotate import annotate
+
+    teacher = load_teacher(f"openai:truncated@{fault_server}", SCHEMA, concurrency=2, chunk_chars=0)
+    docs = [Document("a", "Paris is nice ."), Document("b", "Rome too .")]
+    store = tmp_path / "s.sqlite"
+    res = annotate(docs, teacher, tmp_path / "o.jsonl", store=store, progress=False)
+    assert res["failed"] == 2 and FaultHandler.counts["truncated"] == 4  # one retry each
+    rows = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b"] and all("teacher_error" in r["meta"] for r in rows)
+    assert "cut off" in rows[0]["meta"]["teacher_error"] or "truncated" in rows[0]["meta"]["teacher_error"]
+    ok = load_teacher(f"openai:fine@{fault_server}", SCHEMA, chunk_chars=0)
+    ok.backend.model = "truncated"  # same store, the failed documents are tried again
+    annotate(docs, ok, tmp_path / "o.jsonl", store=store, progress=False)
+    assert FaultHandler.counts["truncated"] == 8
+    good = load_teacher(f"openai:fine@{fault_server}", SCHEMA, chunk_chars=0)
+    res = annotate(docs, good, tmp_path / "o.jsonl", store=store, progress=False)
+    assert res["failed"] == 0 and res["spans"] == 1  # "Paris" grounded in doc a; "Rome too" has none
+
+
+# ---------------------------------------------------------------------------------------------- kill -9
+@needs_data
+def test_kill_minus_9_loses_nothing_and_repeats_no_finished_call(smollm, tmp_path):
+    out, store = tmp_path / "silver.jsonl", tmp_path / "silver.sqlite"
+    cmd = [sys.executable, "-m", "smallext.cli", "annotate", "--schema", str(REPO / "schemas" / "conll2003.yaml"),
+           "--teacher", "llamacpp:smollm2-135m", "--input", "conll2003:test", "--limit", "24", "--out", str(out),
+           "--store", str(store), "--chunk-chars", "0", "--threads", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    done = 0
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.3)
+        if store.exists():
+            try:
+                with sqlite3.connect(store, timeout=1) as db:
+                    done = db.execute("SELECT COUNT(*) FROM documents WHERE status != 'pending'").fetchone()[0]
+            except sqlite3.OperationalError:
+                continue
+            if done >= 4:
+                break
+    assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read()[-2000:]!r}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists(), "a killed run must not leave a (half-written) output"
+    with sqlite3.connect(store) as db:
+        finished_before = {r[0] for r in db.execute("SELECT id FROM documents WHERE status = 'done'")}
+        calls_before = db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    assert 0 < len(finished_before) < 24
+
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    ids = [r["id"] for r in rows]
+    assert ids == [d.id for d in load("conll2003:test")[:24]], "every document exactly once, in input order"
+    with sqlite3.connect(store) as db:
+        second = db.execute("SELECT doc_ids FROM calls WHERE run_id = 2").fetchall()
+        assert db.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == calls_before + len(second)
+    redone = {i for (ids_json,) in second for i in json.loads(ids_json)}
+    assert not (redone & finished_before), "a finished document was sent to the model again"
+
+
+# ------------------------------------------------------------------------------------- other teachers
+@needs_data
+def test_spacy_rules_ensemble_and_gold_teachers(tmp_path):
+    pytest.importorskip("spacy")
+    from smallext.teachers import load_teacher
+
+    gold = SCHEMA.map_documents(load("conll2003:test")[:150])
+    inputs = [d.without_spans() for d in gold]
+    sp = load_teacher("spacy:en_core_web_sm", SCHEMA)
+    sp_docs = list(sp.annotate(inputs))
+    f_spacy = evaluate(gold, sp_docs, n_boot=0)["micro"]["f1"]
+    assert f_spacy > 0.4 and sp.label_map["PERSON"] == "PER" and sp.label_map["GPE"] == "LOC"
+    assert "DATE" not in sp.label_map
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("ignore_case: true\npatterns:\n  - {label: LOC, phrases: [japan, China, United Arab Emirates]}\n"
+                     "  - {label: person, regex: 'Nadim Ladki'}\n")
+    ru = load_teacher(f"rules:{rules}", SCHEMA)
+    ru_docs = list(ru.annotate(inputs))
+    found = {(d.span_text(s), s.label) for d in ru_docs for s in d.spans}
+    assert {("JAPAN", "LOC"), ("CHINA", "LOC"), ("United Arab Emirates", "LOC"), ("Nadim Ladki", "PER")} <= found
+
+    spec = f"ensemble:spacy:en_core_web_sm,rules:{rules}"
+    keys = lambda docs: {(d.id, s.key) for d in docs for s in d.spans}  # noqa: E731
+    union = list(load_teacher(spec, SCHEMA, ensemble_mode="union").annotate(inputs))
+    major = list(load_teacher(spec, SCHEMA).annotate(inputs))
+    assert keys(major) <= keys(sp_docs) & keys(ru_docs)
+    assert keys(major) < keys(union) and keys(sp_docs) <= keys(union) | {k for k in keys(sp_docs)}
+    assert all(s.score == 1.0 for d in major for s in d.spans)
+    weighted = load_teacher(spec, SCHEMA, ensemble_mode="weighted", ensemble_gold=gold[:60])
+    assert weighted.weights[0] == pytest.approx(evaluate(gold[:60], sp_docs[:60], n_boot=0)["micro"]["f1"])
+    with pytest.raises(ConfigError, match="weighted"):
+        load_teacher(spec, SCHEMA, ensemble_mode="weighted")
+
+    g = load_teacher("gold", SCHEMA)
+    assert evaluate(gold, list(g.annotate(gold)), n_boot=0)["micro"]["f1"] == 1.0
+
+
+@needs_data
+def test_model_teacher_uses_a_trained_student(tmp_path):
+    pytest.importorskip("torch")
+    from smallext.students.export import package
+    from smallext.students.train import TrainConfig, train
+    from smallext.teachers import load_teacher
+
+    res = train(load("conll2003:train")[:120], None, SCHEMA.labels, TrainConfig(epochs=1, threads=2), progress=False)
+    package(res, tmp_path / "m")
+    teacher = load_teacher(f"model:{tmp_path / 'm'}", SCHEMA, threads=2)
+    docs = list(teacher.annotate([d.without_spans() for d in load("conll2003:dev")[:50]]))
+    spans = [s for d in docs for s in d.spans]
+    assert all(s.source == f"model:{tmp_path / 'm'}" and 0 <= s.score <= 1 for s in spans)
+
+
+def test_unknown_teacher_and_missing_model():
+    from smallext.teachers import load_teacher
+
+    with pytest.raises(ConfigError, match="unknown teacher"):
+        load_teacher("magic:x", SCHEMA)
+    with pytest.raises(ConfigError, match="neither a GGUF file"):
+        load_teacher("llamacpp:no-such-model", SCHEMA)
+
+
+def test_model_install_verifies_sha256(monkeypatch, tmp_path):
+    from smallext import models
+
+    monkeypatch.setenv("SMALLEXT_HOME", str(tmp_path))
+    bad = replace(models.MODELS["smollm2-135m"], sha256="0" * 64)
+    monkeypatch.setitem(models.MODELS, "smollm2-135m", bad)
+    with pytest.raises(ConfigError, match="SHA-256 mismatch"):
+        models.install("smollm2-135m")
+    leftovers = list(Path(tmp_path, "models").iterdir()) if Path(tmp_path, "models").exists() else []
+    assert leftovers == [], leftovers
+    with pytest.raises(ConfigError, match="smallext models install"):
+        models.model_path("smollm2-135m")
