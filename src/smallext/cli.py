@@ -255,6 +255,25 @@ def annotate_cmd(
     console.print(f"wrote {summary['documents']:,} documents to {out} (store: {summary['store']})")
 
 
+@app.command("serve")
+@handle_errors
+def serve_cmd(
+    model: Annotated[Path, typer.Option(help="Packaged model directory.")],
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    threads: Annotated[int | None, typer.Option(help="onnxruntime threads.")] = None,
+    max_texts: Annotated[int, typer.Option(help="Texts per request.")] = 256,
+    max_chars: Annotated[int, typer.Option(help="Characters per text.")] = 100_000,
+    max_body_bytes: Annotated[int, typer.Option(help="Request body size.")] = 10_000_000,
+    batch_wait_ms: Annotated[float, typer.Option(help="How long a text waits for others to batch with.")] = 5.0,
+) -> None:
+    """Serve a packaged student over HTTP: POST /extract, GET /health, GET /metadata."""
+    from smallext.serve import serve
+
+    serve(model, host, port, threads=threads, max_texts=max_texts, max_chars=max_chars,
+          max_body_bytes=max_body_bytes, batch_wait_ms=batch_wait_ms)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -35,6 +35,7 @@ def annotate(
     limit: int | None = None,
     progress: bool = True,
     price_per_mtok: float | None = None,
+    cache: str | Path | None = None,
 ) -> dict[str, Any]:
     """Annotate ``docs`` with ``teacher`` and write the result as JSONL.
 
@@ -46,6 +47,8 @@ def annotate(
         limit: annotate only the first N documents.
         progress: show a rich progress bar (documents/s, tokens, ungrounded and failed counts).
         price_per_mtok: price per million tokens (in + out), for the cost estimate.
+        cache: another store whose successful calls are reused (and where new calls are recorded); default:
+            the run's own store.
 
     Returns:
         A summary: ``documents``, ``spans``, ``failed``, ``ungrounded_rate``, ``tokens_in``, ``tokens_out``,
@@ -61,10 +64,13 @@ def annotate(
             raise ValueError("annotate needs an output file or a store path")
         store = default_store(out)
     st = Store(store)
+    cache_store = Store(cache) if cache is not None else None
     try:
         st.register(docs)
         st.start_run(teacher.spec, {**teacher.describe(), "limit": limit, "documents": len(docs)})
-        teacher.cache = st
+        teacher.cache = cache_store or st
+        if cache_store is not None:
+            cache_store.run_id = st.run_id
         status = st.statuses()
         todo = [d for d in docs if status.get(d.id) != "done"]
         inputs = todo if teacher.uses_gold else [d.without_spans() for d in todo]
@@ -141,3 +147,5 @@ def annotate(
         return summary
     finally:
         st.close()
+        if cache_store is not None:
+            cache_store.close()
