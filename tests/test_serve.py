@@ -88,7 +88,8 @@ def test_real_uvicorn_process_batches_concurrent_requests(tiny_student):
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "smallext.cli", "serve", "--model", str(tiny_student), "--port", str(port),
-         "--threads", "1", "--max-texts", "4", "--max-chars", "200", "--max-body-bytes", "4000", "--batch-wait-ms", "20"],
+         "--threads", "1", "--max-texts", "4", "--max-chars", "200", "--max-body-bytes", "4000",
+         "--batch-wait-ms", "20"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
