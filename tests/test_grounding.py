@@ -83,7 +83,9 @@ def test_prompt_and_reply_schema():
     assert msgs[-1] == {"role": "user", "content": "Ada lives in Paris."}
     schema = task.json_schema("Ada lives in Paris.")
     items = schema["properties"]["entities"]
-    assert items["items"]["properties"]["type"]["enum"] == ["PER", "LOC"] and items["maxItems"] == 4
+    assert items["items"]["properties"]["type"]["enum"] == ["PER", "LOC"] and items["maxItems"] == 3
+    long = "word " * 300
+    assert 16 * task.max_entities(long) + 16 <= task.max_tokens(long)
 
 
 def test_chunking_keeps_order_and_budget():

@@ -274,6 +274,22 @@ def serve_cmd(
           max_body_bytes=max_body_bytes, batch_wait_ms=batch_wait_ms)
 
 
+@app.command("distill")
+@handle_errors
+def distill_cmd(
+    config: Annotated[Path, typer.Argument(help="Distillation config (YAML).")],
+    force: Annotated[list[str] | None, typer.Option(help="Redo a stage (and those after it): annotate, train, "
+                                                         "evaluate, report.")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Teacher -> silver labels -> student -> report, from one config; finished stages are reused."""
+    from smallext.distill import distill
+
+    metrics = distill(config, force=force or [], progress=not quiet)
+    report = Path(metrics["config"]["output"]) / "report.md"
+    out.print(report.read_text(encoding="utf-8"))
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -1,0 +1,178 @@
+"""Human-readable reports of a distillation: ``report.md`` and a one-page ``report.html`` with plots."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+from smallext.io.atomic import atomic_write
+
+
+def _f(x: float | None, fmt: str = ".3f") -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def _rows(m: dict[str, Any]) -> list[list[str]]:
+    t = m["test"]
+    rows = []
+    for who, label in (("teacher", f"teacher ({m['config']['teacher']})"), ("student", "student (int8 ONNX)")):
+        r = t[who]
+        s = r["scores"]["micro"]
+        tm = r["timing"]
+        rows.append([
+            label, f"{s['f1']:.3f} ({s['ci95'][0]:.3f}-{s['ci95'][1]:.3f})", _f(s["precision"]), _f(s["recall"]),
+            str(r["scores"]["documents"]), _f(tm["documents_per_s"], ",.2f"), _f(tm["tokens_per_s"], ",.0f"),
+            _f(tm["latency_p50_ms"], ",.1f"), _f(tm["latency_p95_ms"], ",.1f"), _f(r["peak_rss_mb"], ",.0f"),
+        ])
+    return rows
+
+
+HEAD = ["system", "F1 (95% CI)", "precision", "recall", "documents", "documents/s", "tokens/s", "p50 ms",
+        "p95 ms", "peak RSS MB"]
+
+
+def render_markdown(m: dict[str, Any]) -> str:
+    cfg, ann = m["config"], m["annotation"]
+    lines = ["# smallext distillation report", "",
+             f"- Schema: `{cfg['schema']}`; corpus: `{cfg['corpus']}`; teacher: `{cfg['teacher']}`",
+             f"- Student: `{cfg['student']['base_model']}`, {cfg['student']['epochs']} epochs; "
+             f"trained on {m['training']['train_documents']} silver documents; "
+             f"early stopping on {m['training']['dev']}",
+             f"- Annotation: {ann['documents']} documents, {ann['spans']} spans, {ann['failed']} failed, "
+             f"ungrounded rate {ann['ungrounded_rate']:.1%}, tokens in/out {ann['tokens_in']:,}/{ann['tokens_out']:,}, "
+             f"{ann['call_seconds']:.0f} s of teacher calls"
+             + (f", estimated cost {ann['estimated_cost']}" if ann.get("estimated_cost") is not None else ""), ""]
+    if cfg["teacher"] == "gold":
+        lines += ["> The teacher is `gold`: it copies the gold labels. This is an upper bound for experiments, "
+                  "not a real teacher.", ""]
+    if "test" not in m:
+        lines += ["No gold test set was given, so there are no test scores.", ""]
+        return "\n".join(lines)
+    t = m["test"]
+    lines += [f"## Test: `{t['dataset']}` ({t['documents']} documents)", ""]
+    if t["teacher_sampled"]:
+        lines += [f"> The teacher was evaluated on the first {t['teacher_documents']} of {t['documents']} test "
+                  "documents to bound its run time; the student on all of them (and on the same sample, below).", ""]
+    lines += ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+    lines += ["| " + " | ".join(r) + " |" for r in _rows(m)]
+    same = t["student"]["scores_on_teacher_sample"]["micro"]
+    lines += ["",
+              f"- Student F1 on the teacher's documents: {same['f1']:.3f} "
+              f"(teacher {t['teacher']['scores']['micro']['f1']:.3f})",
+              f"- Agreement (student scored against the teacher's labels): F1 {t['agreement']['micro']['f1']:.3f}",
+              f"- Student speed-up over the teacher: {t['speedup_documents_per_s']:,.0f}x documents/s; "
+              f"model size {t['student']['size_mb']} MB",
+              f"- Teacher latency is {t['teacher']['timing'].get('latency_unit', 'per document')}; "
+              "student latency is per document at batch 1", "",
+              "## F1 per entity type", "", "| type | teacher | student | support |", "|---|---|---|---|"]
+    tp, sp = t["teacher"]["scores"]["per_type"], t["student"]["scores"]["per_type"]
+    for typ in sorted(set(tp) | set(sp)):
+        lines.append(f"| {typ} | {_f(tp.get(typ, {}).get('f1'))} | {_f(sp.get(typ, {}).get('f1'))} "
+                     f"| {sp.get(typ, tp.get(typ, {})).get('support', 0)} |")
+    lines += ["", f"Total wall time: {m.get('wall_seconds', 0) / 60:.1f} min", ""]
+    return "\n".join(lines)
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def plots(m: dict[str, Any]) -> list[str]:
+    """Base64 PNGs: F1 against documents/s (log axis), and per-type F1 bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = m["test"]
+    out = []
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for who, colour in (("teacher", "tab:red"), ("student", "tab:blue")):
+        x = t[who]["timing"]["documents_per_s"]
+        y = t[who]["scores"]["micro"]["f1"]
+        lo, hi = t[who]["scores"]["micro"]["ci95"]
+        ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt="o", color=colour, capsize=4, label=who)
+        ax.annotate(who, (x, y), textcoords="offset points", xytext=(8, 6))
+    ax.set_xscale("log")
+    ax.set_xlabel("documents per second (log scale)")
+    ax.set_ylabel("F1 (strict, micro)")
+    ax.set_ylim(0, 1)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title("Accuracy against throughput")
+    out.append(_png(fig))
+    plt.close(fig)
+    tp, sp = t["teacher"]["scores"]["per_type"], t["student"]["scores"]["per_type"]
+    types = sorted(set(tp) | set(sp))
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(types)), 3.6))
+    xs = range(len(types))
+    ax.bar([x - 0.2 for x in xs], [tp.get(k, {}).get("f1", 0) for k in types], 0.4, label="teacher", color="tab:red")
+    ax.bar([x + 0.2 for x in xs], [sp.get(k, {}).get("f1", 0) for k in types], 0.4, label="student",
+           color="tab:blue")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(types, rotation=45, ha="right")
+    ax.set_ylabel("F1")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    ax.set_title("F1 per entity type")
+    out.append(_png(fig))
+    plt.close(fig)
+    return out
+
+
+def render_html(m: dict[str, Any], markdown: str) -> str:
+    """One self-contained page: the report's facts as HTML, with the plots embedded."""
+    body = []
+    in_table = False
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
+            if set("".join(cells)) <= set("-"):
+                continue
+            if not in_table:
+                body.append("<table>")
+                in_table = True
+                body.append("<tr>" + "".join(f"<th>{c}</th>" for c in cells) + "</tr>")
+            else:
+                body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            continue
+        if in_table:
+            body.append("</table>")
+            in_table = False
+        if line.startswith("# "):
+            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("## "):
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("> "):
+            body.append(f"<blockquote>{html.escape(line[2:])}</blockquote>")
+        elif line.startswith("- "):
+            body.append(f"<li>{html.escape(line[2:])}</li>")
+        elif line.strip():
+            body.append(f"<p>{html.escape(line)}</p>")
+    if in_table:
+        body.append("</table>")
+    if "test" in m:
+        body += [f'<img alt="plot" src="data:image/png;base64,{p}">' for p in plots(m)]
+    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;margin:1em 0}"
+             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+             "th:first-child,td:first-child{text-align:left}"
+             "blockquote{background:#fff6e0;padding:.5em 1em;margin:1em 0}"
+             "img{display:block;margin:1em 0;max-width:100%}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>smallext report</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+
+
+def write_report(metrics: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` into ``out_dir`` (atomically). Returns their paths."""
+    out_dir = Path(out_dir)
+    md = render_markdown(metrics)
+    with atomic_write(out_dir / "report.md") as f:
+        f.write(md)
+    with atomic_write(out_dir / "report.html") as f:
+        f.write(render_html(metrics, md))
+    return out_dir / "report.md", out_dir / "report.html"

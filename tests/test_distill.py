@@ -1,0 +1,108 @@
+"""distill end to end on a tiny config (SmolLM2 teacher, a few dozen CoNLL sentences, one epoch), resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import REPO, needs_data
+from smallext.errors import ConfigError
+
+pytestmark = [needs_data, pytest.mark.slow]
+
+
+def tiny_config(tmp_path, **over):
+    cfg = {
+        "schema": str(REPO / "schemas" / "conll2003.yaml"),
+        "corpus": "conll2003:train",
+        "corpus_limit": 16,
+        "teacher": "llamacpp:smollm2-135m",
+        "teacher_options": {"threads": 2, "chunk_chars": 300},
+        "dev": None,
+        "test": "conll2003:dev",
+        "teacher_test_limit": 6,
+        "measure_documents": 20,
+        "student": {"epochs": 1, "threads": 2, "batch_size": 8},
+        "output": str(tmp_path / "run"),
+    }
+    cfg.update(over)
+    path = tmp_path / "distill.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_distill_end_to_end_and_resume(tmp_path):
+    pytest.importorskip("llama_cpp")
+    from smallext.distill import distill
+    from smallext.models import install
+    from smallext.students.extractor import Extractor
+
+    install("smollm2-135m")
+    cfg = tiny_config(tmp_path)
+    m = distill(cfg, progress=False)
+    out = tmp_path / "run"
+    for name in ("silver.jsonl", "silver.store.sqlite", "metrics.json", "report.md", "report.html", "stages.json"):
+        assert (out / name).is_file(), name
+    ex = Extractor.load(out / "model")
+    assert ex.extract(["Peter Blackburn visited Paris ."])[0].text == "Peter Blackburn visited Paris ."
+    t = m["test"]
+    assert t["teacher_documents"] == 6 and t["teacher_sampled"] and t["documents"] == 3250
+    assert 0 <= t["student"]["scores"]["micro"]["f1"] <= 1 and t["student"]["timing"]["documents_per_s"] > 0
+    assert t["teacher"]["peak_rss_mb"] > 0 and t["student"]["peak_rss_mb"] > 0
+    report = (out / "report.md").read_text()
+    assert "first 6 of 3250" in report and "F1 per entity type" in report
+    assert (out / "report.html").read_text().count("data:image/png;base64,") == 2
+    assert len((out / "silver.jsonl").read_text().splitlines()) == 16
+
+    # a re-run reuses every stage: no teacher call, no training
+    stages = json.loads((out / "stages.json").read_text())
+    mtime = (out / "model" / "model.onnx").stat().st_mtime
+    m2 = distill(cfg, progress=False)
+    assert m2["test"]["student"]["scores"] == m["test"]["student"]["scores"]
+    assert (out / "model" / "model.onnx").stat().st_mtime == mtime
+    assert json.loads((out / "stages.json").read_text())["train"] == stages["train"]
+    # --force train retrains (annotation still reused: the store answers every call)
+    distill(cfg, force=["train"], progress=False)
+    assert (out / "model" / "model.onnx").stat().st_mtime > mtime
+    import sqlite3
+
+    with sqlite3.connect(out / "silver.store.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+
+
+def test_interrupted_annotation_resumes(tmp_path):
+    """A distill whose annotation stopped part-way reuses the finished documents on the next run."""
+    pytest.importorskip("llama_cpp")
+    from smallext.datasets import load
+    from smallext.distill import distill
+    from smallext.models import install
+    from smallext.schema import load_schema
+    from smallext.teachers import load_teacher
+    from smallext.teachers.annotate import annotate
+
+    install("smollm2-135m")
+    cfg = tiny_config(tmp_path, test=None)
+    out = tmp_path / "run"
+    out.mkdir()
+    teacher = load_teacher("llamacpp:smollm2-135m", load_schema(REPO / "schemas" / "conll2003.yaml"), threads=2,
+                           chunk_chars=300)
+    part = annotate([d.without_spans() for d in load("conll2003:train")[:8]], teacher, None,
+                    store=out / "silver.store.sqlite", progress=False)
+    assert part["documents"] == 8
+    m = distill(cfg, progress=False)
+    assert m["annotation"]["annotated_this_run"] == 16 - (8 - part["failed"])
+    assert "test" not in m and "No gold test set" in (out / "report.md").read_text()
+
+
+def test_config_errors_name_the_field(tmp_path):
+    from smallext.distill import load_config
+
+    with pytest.raises(ConfigError, match="student.epochs"):
+        load_config(tiny_config(tmp_path, student={"epochs": 0}))
+    with pytest.raises(ConfigError, match="colour"):
+        load_config(tiny_config(tmp_path, colour="red"))
+    with pytest.raises(ConfigError, match="schema"):
+        load_config({"corpus": "x", "teacher": "gold", "output": "o"})
