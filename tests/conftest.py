@@ -76,3 +76,30 @@ def tiny_student(tmp_path_factory):
                 TrainConfig(epochs=1, threads=2, seed=1), progress=False)
     return package(res, tmp_path_factory.mktemp("tiny") / "tiny-student",
                    card={"training_data": "conll2003:train[:150]"})
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc, timeout: float = 90.0) -> None:
+    """Wait until GET ``url`` answers 200, failing the test if ``proc`` exits or ``timeout`` (s) passes."""
+    import time
+
+    import httpx
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    pytest.fail(f"{url} did not answer within {timeout} s")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+from conftest import free_port, wait_http
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -75,12 +75,6 @@ def test_bad_inputs_get_clear_errors_and_the_server_keeps_serving(client):
     assert client.post("/extract", json={"texts": TEXTS}).status_code == 200
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_real_uvicorn_process_batches_concurrent_requests(tiny_student):
     import httpx
@@ -90,19 +84,11 @@ def test_real_uvicorn_process_batches_concurrent_requests(tiny_student):
         [sys.executable, "-m", "smallext.cli", "serve", "--model", str(tiny_student), "--port", str(port),
          "--threads", "1", "--max-texts", "4", "--max-chars", "200", "--max-body-bytes", "4000",
          "--batch-wait-ms", "20"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"server did not start: {proc.stderr.read()[-2000:]!r}")
+        wait_http(f"{base}/health", proc)
         texts = [f"Peter Blackburn number {i} visited Paris ." for i in range(24)]
 
         def one(t):

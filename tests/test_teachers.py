@@ -7,7 +7,6 @@ import http.server
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, needs_data
+from conftest import REPO, free_port, needs_data, wait_http
 from smallext.datasets import load
 from smallext.doc import Document
 from smallext.errors import ConfigError
@@ -35,12 +34,6 @@ def smollm():
     from smallext.models import install
 
     return install("smollm2-135m")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------------------- llama.cpp
@@ -88,17 +81,7 @@ def test_openai_backend_against_llama_cpp_server(smollm, tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        import httpx
-
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("llama_cpp.server did not come up")
+        wait_http(f"http://127.0.0.1:{port}/v1/models", proc)
         teacher = load_teacher(f"openai:smollm2@http://127.0.0.1:{port}/v1", SCHEMA, concurrency=2,
                                response_format="json_object_schema", chunk_chars=0)
         texts = ["Peter Blackburn visited Paris .", "EU rejects German call ."]
