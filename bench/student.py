@@ -219,6 +219,10 @@ def main() -> None:
     from smallext.evaluate import evaluate
     from smallext.students.extractor import Extractor
 
+    # parity: the int8 model against the torch model on the dev set, same input (articles or sentences)
+    dev = load("conll2003:dev", group_documents=docs)
+    int8_dev = evaluate(dev, Extractor.load(model_dir, threads=args.threads).extract(dev), n_boot=0)["micro"]["f1"]
+    torch_dev = variants[best]["dev_torch"]["micro"]["f1"]
     ai_test = load("crossner-ai:test")
     ai_int8 = evaluate(ai_test, Extractor.load(RUNS / "student" / "crossner-ai", threads=args.threads).extract(ai_test))
 
@@ -232,12 +236,15 @@ def main() -> None:
         "int8 tokens/s >= 5x spaCy en_core_web_sm": (round(ratio, 2), ratio >= TARGETS["vs_spacy"]),
         "extractor peak RSS <= 300 MB": (int8["peak_rss_mb"], int8["peak_rss_mb"] <= TARGETS["rss_mb"]),
         "model directory <= 30 MB": (int8["size_mb"], int8["size_mb"] <= TARGETS["size_mb"]),
+        "int8 dev F1 within 0.5 point of torch": (
+            f"{100 * int8_dev:.2f} vs {100 * torch_dev:.2f}", abs(int8_dev - torch_dev) <= 0.005),
     }
     data = {
         "machine": machine(), "threads": args.threads, "train_on": "articles" if docs else "sentences",
         "epochs": args.epochs, "casing_ablation_dev_f1": ablation, "kept": best_name,
         "training": variants, "systems": systems,
         "crossner_ai": {"train": ai, "test_int8": _slim(ai_int8)},
+        "dev_parity": {"torch": torch_dev, "int8": int8_dev},
         "targets": {k: {"value": v, "met": ok} for k, (v, ok) in targets.items()},
         "wall_seconds": round(time.perf_counter() - t_start, 1),
         "command": "python bench/student.py " + " ".join(sys.argv[1:]),
