@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -12,6 +11,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from smallext.measure import peak_rss_mb  # noqa: F401  (re-exported for the benchmarks)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -34,20 +35,14 @@ ONTONOTES_TO_CONLL = {
 }
 
 
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MB (10^6 bytes)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
-
-
 def n_tokens(texts: Sequence[str]) -> int:
     """Whitespace tokens: the unit of tokens/s for every system, so the figures compare."""
     return sum(len(t.split()) for t in texts)
 
 
 def speed(run_batch: Callable[[list[str]], Any], texts: Sequence[str], batch_size: int) -> dict[str, float]:
-    """Throughput over ``texts`` in batches, and per-call latency percentiles (ms).
-
-    At batch 1 the latency is per sentence. One warm-up call is made first and not timed.
+    """Throughput over ``texts`` with one call per ``batch_size`` texts, and per-call latency percentiles
+    (ms): at batch 1, the latency of one sentence. One warm-up call is made first and not timed.
     """
     run_batch(list(texts[:batch_size]))
     lat = []
@@ -66,6 +61,22 @@ def speed(run_batch: Callable[[list[str]], Any], texts: Sequence[str], batch_siz
         "tokens_per_s": round(n_tokens(texts) / wall, 1),
         "latency_p50_ms": round(q[49], 3),
         "latency_p95_ms": round(q[94], 3),
+    }
+
+
+def corpus_speed(run_all: Callable[[list[str]], Any], texts: Sequence[str], batch_size: int) -> dict[str, float]:
+    """Throughput of one call over the whole corpus that the system splits into batches of ``batch_size``
+    (grouped by length where the system does that). One warm-up call on a few texts is not timed."""
+    run_all(list(texts[:batch_size]))
+    t0 = time.perf_counter()
+    run_all(list(texts))
+    wall = time.perf_counter() - t0
+    return {
+        "batch_size": batch_size,
+        "sentences": len(texts),
+        "seconds": round(wall, 3),
+        "sentences_per_s": round(len(texts) / wall, 1),
+        "tokens_per_s": round(n_tokens(texts) / wall, 1),
     }
 
 

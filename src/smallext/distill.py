@@ -33,7 +33,6 @@ import hashlib
 import json
 import multiprocessing as mp
 import random
-import resource
 import statistics
 import time
 from pathlib import Path
@@ -159,7 +158,9 @@ class _Stages:
 def _child(fn, args, queue) -> None:
     try:
         result = fn(*args)
-        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1)
+        from smallext.measure import peak_rss_mb
+
+        result["peak_rss_mb"] = round(peak_rss_mb(), 1)
         queue.put(("ok", result))
     except BaseException as e:  # reported to the parent
         queue.put(("error", f"{type(e).__name__}: {e}"))
