@@ -79,14 +79,27 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def predict_word_probs(
-    encoded: Sequence[EncodedText], wins: Sequence[Window], run: Runner, batch_size: int = 32, pad_id: int = 0
+    encoded: Sequence[EncodedText], wins: Sequence[Window], run: Runner, batch_size: int = 32, pad_id: int = 0,
+    max_batch_pieces: int | None = None,
 ) -> list[np.ndarray]:
-    """Run the model over all windows (batched by length) and gather, for each text, the tag
-    probabilities of each word's first piece from the window that owns it. Returns (n_words, L) arrays."""
+    """Run the model over all windows and gather, for each text, the tag probabilities of each word's first
+    piece from the window that owns it. Returns (n_words, L) arrays.
+
+    Windows are sorted by length and batched: at most ``batch_size`` windows and at most
+    ``max_batch_pieces`` padded pieces per call (default ``batch_size * 64``), which bounds memory when
+    windows are long.
+    """
     order = sorted(range(len(wins)), key=lambda k: len(wins[k].ids))
+    budget = max_batch_pieces or batch_size * 64
+    batches: list[list[Window]] = []
+    for k in order:
+        w = wins[k]
+        if batches and len(batches[-1]) < batch_size and len(w.ids) * (len(batches[-1]) + 1) <= budget:
+            batches[-1].append(w)
+        else:
+            batches.append([w])
     piece_probs: list[np.ndarray | None] = [None] * len(encoded)
-    for lo in range(0, len(order), batch_size):
-        batch = [wins[k] for k in order[lo : lo + batch_size]]
+    for batch in batches:
         logits = run(pad_batch(batch, pad_id))
         for w, lg in zip(batch, logits, strict=True):
             enc = encoded[w.text_index]
