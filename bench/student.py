@@ -205,7 +205,9 @@ def main() -> None:
 
     cfgj = json.loads((model_dir / "config.json").read_text())
     cfgj["card"]["casing_ablation_dev_f1"] = ablation
-    cfgj["card"].setdefault("notes", []).append(
+    notes = [n for n in cfgj["card"].get("notes", []) if not n.startswith("Casing-feature ablation")]
+    cfgj["card"]["notes"] = notes
+    notes.append(
         "Casing-feature ablation, CoNLL-2003 dev micro F1 (torch, best epoch): "
         + ", ".join(f"{k} {v:.4f}" for k, v in ablation.items()) + f"; kept: {'casing' if best else 'no casing'}."
     )
