@@ -53,14 +53,16 @@ def speed(run_batch: Callable[[list[str]], Any], texts: Sequence[str], batch_siz
         lat.append((time.perf_counter() - t) * 1000)
     wall = time.perf_counter() - t0
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [lat[0]] * 99
+    return {**_rates(texts, wall, batch_size), "latency_p50_ms": round(q[49], 3), "latency_p95_ms": round(q[94], 3)}
+
+
+def _rates(texts: Sequence[str], wall: float, batch_size: int) -> dict[str, float]:
     return {
         "batch_size": batch_size,
         "sentences": len(texts),
         "seconds": round(wall, 3),
         "sentences_per_s": round(len(texts) / wall, 1),
         "tokens_per_s": round(n_tokens(texts) / wall, 1),
-        "latency_p50_ms": round(q[49], 3),
-        "latency_p95_ms": round(q[94], 3),
     }
 
 
@@ -70,14 +72,7 @@ def corpus_speed(run_all: Callable[[list[str]], Any], texts: Sequence[str], batc
     run_all(list(texts[:batch_size]))
     t0 = time.perf_counter()
     run_all(list(texts))
-    wall = time.perf_counter() - t0
-    return {
-        "batch_size": batch_size,
-        "sentences": len(texts),
-        "seconds": round(wall, 3),
-        "sentences_per_s": round(len(texts) / wall, 1),
-        "tokens_per_s": round(n_tokens(texts) / wall, 1),
-    }
+    return _rates(texts, time.perf_counter() - t0, batch_size)
 
 
 def run_worker(script: Path, args: Sequence[str], timeout: int = 3600) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from smallext.doc import Document, Span
 from smallext.errors import ConfigError
-from smallext.teachers.base import ChunkResult, MemoryCache, Teacher
+from smallext.teachers.base import ChunkResult, Teacher
 
 MODES = ("majority", "union", "weighted")
 
@@ -104,4 +104,4 @@ class EnsembleTeacher(Teacher):
                 "members": [m.describe() for m in self.members]}
 
 
-__all__ = ["EnsembleTeacher", "member_weights", "MODES", "MemoryCache"]
+__all__ = ["EnsembleTeacher", "member_weights", "MODES"]
