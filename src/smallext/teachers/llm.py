@@ -93,15 +93,15 @@ class LLMTeacher(Teacher):
         res.stats += stats
         self.cache.update_call(key, parsed=parsed.entities, grounded=[s.to_dict() for s in spans],
                                stats=stats.as_dict())
-        pos = 0
+        pos = assigned = 0
         for d in docs:
             lo, hi = pos, pos + len(d.text)
             mine = [Span(s.start - lo, s.end - lo, s.label, s.score, s.source) for s in spans
                     if lo <= s.start and s.end <= hi]
             res.docs.append(d.with_spans(mine))
+            assigned += len(mine)
             pos = hi + 1
-        crossing = sum(1 for s in spans if not any(
-            p <= s.start and s.end <= p + len(d.text) for p, d in _starts(docs)))
+        crossing = len(spans) - assigned  # spans that cross a document boundary belong to no document
         res.stats.ungrounded += crossing
         res.stats.spans -= crossing
         return res
@@ -112,11 +112,3 @@ class LLMTeacher(Teacher):
             "shots": self.task.shots, "chunk_chars": self.chunk_chars, "occurrences": self.occurrences,
             "constrained": getattr(self.backend, "constrained", None),
         }
-
-
-def _starts(docs: Sequence[Document]) -> list[tuple[int, Document]]:
-    out, pos = [], 0
-    for d in docs:
-        out.append((pos, d))
-        pos += len(d.text) + 1
-    return out
