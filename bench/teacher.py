@@ -4,13 +4,16 @@
 
 On the first 200 sentences of CoNLL-2003 test and the first 150 of CrossNER-AI test:
 ``llamacpp:qwen2.5-coder-1.5b`` with 0, 4 and 8 retrieved shots (drawn from the train split only), spaCy
-en_core_web_sm on CoNLL, and ensembles of the LLM (its best shot count) with spaCy on CoNLL. Two speed
-variants of the LLM are measured on the first 100 CoNLL sentences against the same configuration: one
-sentence per call (no chunking) and unconstrained decoding with the tolerant parser.
+en_core_web_sm on CoNLL, and ensembles of the LLM (its best shot count) with spaCy on CoNLL. Speed
+variants of the LLM are measured on the first 40 CoNLL sentences against the same configuration: one
+sentence per call (no chunking), unconstrained decoding with the tolerant parser, the ``grouped`` reply
+format, and one call at a time instead of 4 sequences decoded together.
 
 For each: precision/recall/F1 (95% CI), ungrounded-span rate (returned strings not found in the text, over
 all returned entities), invalid-reply rate (calls without usable JSON, over all calls), seconds and tokens
-(in + out) per sentence (from the call latencies and token counts recorded in each run's store).
+(in + out) per sentence. Seconds are the wall time of the run over the sentences it annotated; a row whose
+calls were all made by an earlier run (resumed from its store) reports the summed call latencies instead,
+which is the same thing for one call at a time (``timing`` in the JSON says which).
 
 Every run has its own store under runs/bench/teacher/, so a re-run (or a run after a crash) repeats no call.
 Results: bench/results/teacher.json and teacher.md.
@@ -31,14 +34,16 @@ QWEN = "llamacpp:qwen2.5-coder-1.5b"
 
 
 def run_system(name, spec, schema, gold, *, threads, shots=0, examples=None, chunk_chars=400, constrained=True,
-               ensemble_mode="majority", cache=None):
+               ensemble_mode="majority", cache=None, concurrency=4, reply_format="list"):
     from smallext.evaluate import evaluate
     from smallext.teachers import load_teacher
     from smallext.teachers.annotate import annotate
 
-    print(f"[{name}] {spec} shots={shots} chunk={chunk_chars} constrained={constrained}", file=sys.stderr, flush=True)
+    print(f"[{name}] {spec} shots={shots} chunk={chunk_chars} constrained={constrained} concurrency={concurrency} "
+          f"format={reply_format}", file=sys.stderr, flush=True)
     teacher = load_teacher(spec, schema, shots=shots, examples=examples, threads=threads, chunk_chars=chunk_chars,
-                           constrained=constrained, ensemble_mode=ensemble_mode)
+                           constrained=constrained, ensemble_mode=ensemble_mode, concurrency=concurrency,
+                           reply_format=reply_format)
     store = RUNS / "teacher" / f"{name}.sqlite"
     t0 = time.perf_counter()
     summary = annotate(gold, teacher, None, store=store, progress=False, cache=cache)
@@ -48,9 +53,16 @@ def run_system(name, spec, schema, gold, *, threads, shots=0, examples=None, chu
     n = len(gold)
     g = summary["grounding"]
     calls = summary["calls"]
-    seconds = summary["call_seconds"] if calls else wall
+    fresh = summary["annotated_this_run"]
+    if fresh and summary["calls_this_run"]:
+        seconds, timing = wall / fresh * n, f"wall time of this run over its {fresh} sentences"
+    elif calls:
+        seconds, timing = summary["call_seconds"], "summed call latencies recorded in the store"
+    else:
+        seconds, timing = wall, "wall time"
     return {
         "system": name, "teacher": spec, "shots": shots, "chunk_chars": chunk_chars, "constrained": constrained,
+        "concurrency": concurrency, "reply_format": reply_format, "timing": timing,
         "sentences": n, "precision": res["micro"]["precision"], "recall": res["micro"]["recall"],
         "f1": res["micro"]["f1"], "ci95": res["micro"]["ci95"], "per_type": {
             t: round(v["f1"], 4) for t, v in res["per_type"].items()},
@@ -67,7 +79,7 @@ def main() -> None:
     ap.add_argument("--conll", type=int, default=200)
     ap.add_argument("--ai", type=int, default=150)
     ap.add_argument("--shots", type=int, nargs="+", default=[0, 4, 8])
-    ap.add_argument("--variants", type=int, default=100, help="sentences for the speed variants (0: skip)")
+    ap.add_argument("--variants", type=int, default=40, help="sentences for the speed variants (0: skip)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
 
@@ -128,9 +140,10 @@ def main() -> None:
         base = next(r for r in rows if r["system"] == f"conll-qwen-{k}shot")
         ids = {d.id for d in sub}
         base_sub = evaluate(sub, [d for d in base["preds"] if d.id in ids], n_boot=0)["micro"]["f1"]
-        for name, chunk, constrained in (("one-sentence-per-call", 0, True), ("unconstrained", 400, False)):
+        for name, opts in (("one-sentence-per-call", {"chunk_chars": 0}), ("unconstrained", {"constrained": False}),
+                           ("grouped-replies", {"reply_format": "grouped"}), ("one-call-at-a-time", {"concurrency": 1})):
             r = run_system(f"conll-qwen-{k}shot-{name}", QWEN, conll_schema, sub, threads=args.threads, shots=k,
-                           examples=ex, chunk_chars=chunk, constrained=constrained)
+                           examples=ex, **opts)
             variants.append(r | {"dataset": "conll2003", "variant": name, "baseline_f1_same_sentences": base_sub})
             save(True)
     print(markdown(save(False)))
@@ -147,7 +160,8 @@ def markdown(d) -> str:
 
     lines = ["# Teacher benchmark" + ("" if d.get("complete") else " (partial: the run was interrupted)"), "",
              f"`{d['command']}`, {d['machine']['cpu_count']} CPU cores, llama.cpp with {d['threads']} threads. "
-             "LLM rows: JSON-schema constrained decoding and several sentences per call (400 characters) unless "
+             "LLM rows: JSON-schema constrained decoding, several sentences per call (400 characters) and 4 sequences "
+             "decoded together (continuous batching) unless "
              "the name says otherwise; shots retrieved from the train split by MiniLM similarity.", ""]
     for ds, title in (("conll2003", "CoNLL-2003 test, first sentences"), ("crossner-ai", "CrossNER-AI test")):
         rs = [r for r in d["rows"] if r["dataset"] == ds]

@@ -223,10 +223,11 @@ def annotate_cmd(
         float | None, typer.Option(help="Price per million tokens, for the cost estimate.")
     ] = None,
     api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
-    concurrency: Annotated[int, typer.Option(min=1, help="Calls in flight (openai).")] = 4,
+    concurrency: Annotated[int, typer.Option(min=1, help="Calls in flight (openai) or sequences decoded together (llamacpp).")] = 4,
     chunk_chars: Annotated[int, typer.Option(help="Characters of text per LLM call (0: one document).")] = 400,
     threads: Annotated[int | None, typer.Option(help="CPU threads (llama.cpp, onnxruntime).")] = None,
     constrained: Annotated[bool, typer.Option(help="Constrain replies to the JSON schema.")] = True,
+    reply_format: Annotated[str, typer.Option(help="LLM reply format: list or grouped (fewer tokens).")] = "list",
     occurrences: Annotated[str, typer.Option(help="all or first: grounding of repeated strings.")] = "all",
     ensemble_mode: Annotated[str, typer.Option(help="majority, union or weighted.")] = "majority",
     ensemble_gold: Annotated[str | None, typer.Option(help="Gold dev set for weighted voting.")] = None,
@@ -239,8 +240,8 @@ def annotate_cmd(
 
     t = load_teacher(
         teacher, schema, shots=shots, examples=examples, api_key_env=api_key_env, concurrency=concurrency,
-        chunk_chars=chunk_chars, threads=threads, constrained=constrained, occurrences=occurrences,
-        ensemble_mode=ensemble_mode, ensemble_gold=ensemble_gold,
+        chunk_chars=chunk_chars, threads=threads, constrained=constrained, reply_format=reply_format,
+        occurrences=occurrences, ensemble_mode=ensemble_mode, ensemble_gold=ensemble_gold,
     )
     summary = annotate(load_documents(input), t, out, store=store, limit=limit, progress=not quiet,
                        price_per_mtok=price_per_mtok)

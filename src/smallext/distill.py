@@ -36,7 +36,7 @@ import random
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -57,6 +57,7 @@ class TeacherOptions(BaseModel):
     chunk_chars: int = Field(400, ge=0)
     threads: int | None = None
     constrained: bool = True
+    reply_format: Literal["list", "grouped"] = "list"
     occurrences: str = "all"
     api_key_env: str = "OPENAI_API_KEY"
     concurrency: int = Field(4, ge=1)

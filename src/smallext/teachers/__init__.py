@@ -51,6 +51,7 @@ def load_teacher(
     threads: int | None = None,
     n_ctx: int = 4096,
     constrained: bool = True,
+    reply_format: str = "list",
     occurrences: str = "all",
     label_map: dict[str, str] | None = None,
     ensemble_mode: str = "majority",
@@ -67,10 +68,12 @@ def load_teacher(
         shots: few-shot examples per LLM prompt, retrieved by embedding similarity.
         examples: the shot pool besides the schema's own examples: Documents, a dataset spec or a file.
         api_key_env: environment variable with the API key (``openai``).
-        concurrency: calls in flight at once (``openai``).
+        concurrency: calls in flight at once (``openai``: HTTP requests; ``llamacpp``: sequences decoded
+            together in one context, 1 for one call at a time).
         chunk_chars: characters of text per LLM call (several short documents per call; 0: one each).
         threads, n_ctx: llama.cpp threads and context size.
         constrained: constrain LLM replies to the JSON schema where the backend supports it.
+        reply_format: LLM reply format, ``list`` or ``grouped`` (see :mod:`smallext.teachers.task`).
         occurrences: ``all`` or ``first``: grounding of a string found several times.
         label_map: ``spacy`` teacher: pipeline type -> schema type.
         ensemble_mode: ``majority``, ``union`` or ``weighted`` (weights = F1 on ``ensemble_gold``).
@@ -106,11 +109,14 @@ def load_teacher(
                 docs = load_documents(examples) if isinstance(examples, str) else list(examples)
                 pool += schema.map_documents(docs, strict=False)
             selector = ShotSelector(pool)
-        task = NERTask(schema, selector, shots)
+        if reply_format not in ("list", "grouped"):
+            raise ConfigError(f"reply_format must be 'list' or 'grouped', not {reply_format!r}")
+        task = NERTask(schema, selector, shots, reply_format=reply_format)
         if kind == "llamacpp":
             from smallext.teachers.backends.llamacpp import LlamaCppBackend
 
-            backend = LlamaCppBackend(arg, n_ctx=n_ctx, n_threads=threads, constrained=constrained)
+            backend = LlamaCppBackend(arg, n_ctx=n_ctx, n_threads=threads, constrained=constrained,
+                                      parallel=concurrency)
         else:
             from smallext.teachers.backends.openai import OpenAIBackend
 
@@ -136,7 +142,7 @@ def load_teacher(
 
     opts: dict[str, Any] = dict(
         shots=shots, examples=examples, api_key_env=api_key_env, concurrency=concurrency, chunk_chars=chunk_chars,
-        threads=threads, n_ctx=n_ctx, constrained=constrained, occurrences=occurrences, label_map=label_map,
+        threads=threads, n_ctx=n_ctx, constrained=constrained, reply_format=reply_format, occurrences=occurrences, label_map=label_map,
         response_format=response_format, timeout=timeout, max_retries=max_retries,
     )
     members = [load_teacher(s, schema, **opts) for s in split_ensemble(arg)]

@@ -18,7 +18,7 @@ from typing import Any
 from smallext.doc import Document, Span
 from smallext.teachers.base import ChunkResult, Teacher
 from smallext.teachers.grounding import Occurrences, ground
-from smallext.teachers.task import NERTask, chunk_documents, parse_reply
+from smallext.teachers.task import NERTask, chunk_documents
 
 
 def call_key(backend: str, model: str, messages: list[dict], json_schema: dict | None, max_tokens: int) -> str:
@@ -63,7 +63,7 @@ class LLMTeacher(Teacher):
         res.tokens_in += reply.tokens_in
         res.tokens_out += reply.tokens_out
         error = reply.error
-        parsed = parse_reply(reply.text) if error is None else None
+        parsed = self.task.parse(reply.text) if error is None else None
         if parsed is not None and (parsed.error or reply.finish_reason == "length"):
             error = parsed.error or "reply cut off at max_tokens"
         prompt_text = json.dumps(messages, ensure_ascii=False)
@@ -87,7 +87,7 @@ class LLMTeacher(Teacher):
             if error2 is not None:
                 res.failed = {i: f"{error2} (after one retry; first try: {error})" for i in ids}
                 return res
-        parsed = parse_reply(reply)
+        parsed = self.task.parse(reply)
         spans, stats, aligns = ground(text, parsed.entities, self.task.schema.resolve_label,
                                       occurrences=self.occurrences, source=self.spec)
         res.stats += stats
@@ -109,6 +109,6 @@ class LLMTeacher(Teacher):
     def describe(self) -> dict[str, Any]:
         return {
             "teacher": self.spec, "backend": self.backend.name, "model": self.backend.model,
-            "shots": self.task.shots, "chunk_chars": self.chunk_chars, "occurrences": self.occurrences,
+            "shots": self.task.shots, "reply_format": self.task.reply_format, "chunk_chars": self.chunk_chars, "occurrences": self.occurrences,
             "constrained": getattr(self.backend, "constrained", None),
         }

@@ -7,9 +7,16 @@ Prompt layout (chat messages), built so that a server can reuse the longest fixe
    (:class:`~smallext.teachers.shots.ShotSelector`), least similar first;
 3. user: the text to annotate.
 
-The reply is JSON ``{"entities": [{"text": ..., "type": ...}]}``; backends that support it constrain
-decoding with :meth:`NERTask.json_schema`. :func:`parse_reply` is tolerant: it accepts text around the JSON
-object, and salvages the complete entities of a reply cut off at ``max_tokens`` (reported as truncated).
+Two reply formats (``reply_format``):
+
+- ``list`` (default): ``{"entities": [{"text": ..., "type": ...}]}``, one object per mention in order;
+- ``grouped``: ``{"TYPE": ["text", ...], ...}``, each distinct string once under its type. About three
+  times fewer output tokens per entity (on a CPU, generated tokens are most of an LLM teacher's time);
+  grounding labels every occurrence of a string anyway (``occurrences="all"``).
+
+Backends that support it constrain decoding with :meth:`NERTask.json_schema`. The parsers are tolerant: they
+accept text around the JSON object, and salvage the complete entities of a reply cut off at ``max_tokens``
+(reported as truncated).
 """
 
 from __future__ import annotations
@@ -22,16 +29,24 @@ from dataclasses import dataclass
 from smallext.doc import Document
 from smallext.schema import Schema
 
-INSTRUCTIONS = (
+_RULES = (
     "You are a careful annotator. Find every mention of the entity types below in the user's text and "
     "return them as JSON.\n"
     "Rules:\n"
     "- Copy each entity's text exactly as it is written in the input: same spelling, same case, no extra words.\n"
-    "- List entities in the order they appear; list a name again each time it appears.\n"
+)
+INSTRUCTIONS = (
+    _RULES + "- List entities in the order they appear; list a name again each time it appears.\n"
     "- Use only the types listed; ignore mentions that fit none of them.\n"
     '- Reply with JSON only, in the form {"entities": [{"text": "...", "type": "..."}]}; '
     'if there are none, reply {"entities": []}.'
 )
+GROUPED_INSTRUCTIONS = (
+    _RULES + "- List each distinct name once, under its type, in the order of first appearance.\n"
+    "- Use only the types listed; leave out types with no mention; ignore mentions that fit none of them.\n"
+    '- Reply with JSON only, in the form {"TYPE": ["text", ...], ...}; if there are none, reply {}.'
+)
+REPLY_FORMATS = ("list", "grouped")
 
 
 def render_types(schema: Schema, guidelines: bool = True) -> str:
@@ -44,9 +59,15 @@ def render_types(schema: Schema, guidelines: bool = True) -> str:
     return "\n".join(lines)
 
 
-def reply_for(doc: Document) -> str:
-    """The ideal reply for a labelled example (used for few-shot turns)."""
+def reply_for(doc: Document, reply_format: str = "list") -> str:
+    """The ideal reply for a labelled example (used for few-shot turns), in ``reply_format``."""
     ents = [{"text": doc.span_text(s), "type": s.label} for s in sorted(doc.spans, key=lambda s: s.start)]
+    if reply_format == "grouped":
+        groups: dict[str, list[str]] = {}
+        for e in ents:
+            if e["text"] not in groups.setdefault(e["type"], []):
+                groups[e["type"]].append(e["text"])
+        return json.dumps(groups, ensure_ascii=False)
     return json.dumps({"entities": ents}, ensure_ascii=False)
 
 
@@ -89,6 +110,39 @@ def parse_reply(text: str) -> ParsedReply:
     return ParsedReply(ents)
 
 
+_GROUP = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*\[')
+_STRING = re.compile(r'\s*"((?:[^"\\]|\\.)*)"\s*(,|\])')
+
+
+def parse_grouped_reply(text: str) -> ParsedReply:
+    """Read ``{"TYPE": ["text", ...], ...}`` from a model reply (the ``grouped`` format).
+
+    Tolerant like :func:`parse_reply`: surrounding prose is ignored, and a reply cut off mid-way yields the
+    strings completed before the cut with ``truncated=True`` and ``error`` set. Values that are not lists of
+    strings are skipped.
+    """
+    start = text.find("{")
+    if start < 0:
+        return ParsedReply([], False, "no JSON object in the reply")
+    body = text[start:]
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(body)
+    except json.JSONDecodeError as e:
+        salvaged = []
+        for m in _GROUP.finditer(body):
+            pos = m.end()
+            while (sm := _STRING.match(body, pos)) is not None:
+                salvaged.append({"text": json.loads(f'"{sm.group(1)}"'), "type": json.loads(f'"{m.group(1)}"')})
+                pos = sm.end()
+                if sm.group(2) == "]":
+                    break
+        return ParsedReply(salvaged, True, f"invalid or truncated JSON ({e.msg} at character {e.pos})")
+    if not isinstance(obj, dict):
+        return ParsedReply([], False, "the reply JSON is not an object of type -> list of strings")
+    ents = [{"text": t, "type": k} for k, v in obj.items() if isinstance(v, list) for t in v if isinstance(t, str)]
+    return ParsedReply(ents)
+
+
 class NERTask:
     """Builds prompts for a schema and parses replies.
 
@@ -97,14 +151,23 @@ class NERTask:
         selector: a :class:`~smallext.teachers.shots.ShotSelector` (or None for zero-shot).
         shots: examples per prompt (k).
         guidelines: include the types' guidelines in the system prompt.
+        reply_format: ``list`` or ``grouped`` (see the module docstring).
+
+    Raises:
+        ValueError: unknown ``reply_format``.
     """
 
-    def __init__(self, schema: Schema, selector=None, shots: int = 0, guidelines: bool = True) -> None:
+    def __init__(self, schema: Schema, selector=None, shots: int = 0, guidelines: bool = True,
+                 reply_format: str = "list") -> None:
+        if reply_format not in REPLY_FORMATS:
+            raise ValueError(f"reply_format must be one of {REPLY_FORMATS}, not {reply_format!r}")
         self.schema = schema
         self.selector = selector
         self.shots = shots if selector is not None else 0
+        self.reply_format = reply_format
+        instructions = GROUPED_INSTRUCTIONS if reply_format == "grouped" else INSTRUCTIONS
         self.system = (
-            f"{INSTRUCTIONS}\n\nEntity types of the schema '{schema.name}'"
+            f"{instructions}\n\nEntity types of the schema '{schema.name}'"
             + (f" ({schema.description})" if schema.description else "")
             + f":\n{render_types(schema, guidelines)}"
         )
@@ -113,6 +176,12 @@ class NERTask:
         """JSON Schema of a valid reply: types restricted to the schema's names and, given the input text, at
         most :meth:`max_entities` entities, so that a model that loops still closes its JSON within
         :meth:`max_tokens`."""
+        if self.reply_format == "grouped":
+            items: dict = {"type": "array", "items": {"type": "string"}}
+            if text is not None:
+                items["maxItems"] = self.max_entities(text)
+            return {"type": "object", "properties": {t: items for t in self.schema.labels},
+                    "additionalProperties": False}
         schema = {
             "type": "object",
             "properties": {
@@ -144,9 +213,14 @@ class NERTask:
         msgs = [{"role": "system", "content": self.system}]
         if self.shots:
             for ex in self.selector.select(text, self.shots):
-                msgs += [{"role": "user", "content": ex.text}, {"role": "assistant", "content": reply_for(ex)}]
+                msgs += [{"role": "user", "content": ex.text},
+                         {"role": "assistant", "content": reply_for(ex, self.reply_format)}]
         msgs.append({"role": "user", "content": text})
         return msgs
+
+    def parse(self, reply: str) -> ParsedReply:
+        """Parse a reply in this task's format (:func:`parse_reply` or :func:`parse_grouped_reply`)."""
+        return parse_grouped_reply(reply) if self.reply_format == "grouped" else parse_reply(reply)
 
     def max_tokens(self, text: str) -> int:
         """The reply budget in tokens for ``text``: 64 plus one per two characters, at most 2048."""
