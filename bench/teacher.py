@@ -140,8 +140,10 @@ def main() -> None:
         base = next(r for r in rows if r["system"] == f"conll-qwen-{k}shot")
         ids = {d.id for d in sub}
         base_sub = evaluate(sub, [d for d in base["preds"] if d.id in ids], n_boot=0)["micro"]["f1"]
-        for name, opts in (("one-sentence-per-call", {"chunk_chars": 0}), ("unconstrained", {"constrained": False}),
-                           ("grouped-replies", {"reply_format": "grouped"}), ("one-call-at-a-time", {"concurrency": 1})):
+        for name, opts in (("one-sentence-per-call", {"chunk_chars": 0}),
+                           ("unconstrained", {"constrained": False}),
+                           ("grouped-replies", {"reply_format": "grouped"}),
+                           ("one-call-at-a-time", {"concurrency": 1})):
             r = run_system(f"conll-qwen-{k}shot-{name}", QWEN, conll_schema, sub, threads=args.threads, shots=k,
                            examples=ex, **opts)
             variants.append(r | {"dataset": "conll2003", "variant": name, "baseline_f1_same_sentences": base_sub})

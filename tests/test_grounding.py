@@ -1,9 +1,11 @@
+import json
+
 import pytest
 
-from smallext.doc import Document
+from smallext.doc import Document, Span
 from smallext.schema import EntityType, Schema
 from smallext.teachers.grounding import find_exact, find_fuzzy, ground
-from smallext.teachers.task import NERTask, chunk_documents, parse_reply
+from smallext.teachers.task import NERTask, chunk_documents, parse_grouped_reply, parse_reply, reply_for
 
 SCHEMA = Schema(name="t", entity_types=[
     EntityType(name="PER", definition="people", aliases=["person"]),
@@ -74,6 +76,24 @@ def test_parse_reply_is_tolerant():
     assert cut.truncated and cut.error and cut.entities == [{"text": 'Pa"ris', "type": "LOC"}]
     assert parse_reply("no json here").error
     assert parse_reply('{"items": []}').error
+
+
+def test_grouped_reply_format():
+    ok = parse_grouped_reply('Here: {"PER": ["Ada", "Bo\\"b"], "LOC": ["Paris"], "ORG": "x"}')
+    assert ok.error is None and ok.entities == [
+        {"text": "Ada", "type": "PER"}, {"text": 'Bo"b', "type": "PER"}, {"text": "Paris", "type": "LOC"}]
+    cut = parse_grouped_reply('{"PER": ["Ada", "Bob"], "LOC": ["Par')
+    assert cut.truncated and cut.error
+    assert cut.entities == [{"text": "Ada", "type": "PER"}, {"text": "Bob", "type": "PER"}]
+    assert parse_grouped_reply("[1, 2]").error and parse_grouped_reply("none").error
+    doc = Document("d", "Ada met Ada in Paris .", spans=[Span(0, 3, "PER"), Span(8, 11, "PER"), Span(15, 20, "LOC")])
+    assert json.loads(reply_for(doc, "grouped")) == {"PER": ["Ada"], "LOC": ["Paris"]}  # each string once
+    task = NERTask(SCHEMA, reply_format="grouped")
+    schema = task.json_schema("Ada lives in Paris.")
+    assert set(schema["properties"]) == {"PER", "LOC"} and schema["properties"]["PER"]["maxItems"] == 3
+    assert "TYPE" in task.system and task.parse('{"LOC": ["Paris"]}').entities == [{"text": "Paris", "type": "LOC"}]
+    with pytest.raises(ValueError, match="reply_format"):
+        NERTask(SCHEMA, reply_format="yaml")
 
 
 def test_prompt_and_reply_schema():

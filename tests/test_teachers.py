@@ -69,6 +69,44 @@ def test_llamacpp_backend_constrained_reply_and_store(smollm, tmp_path):
     assert first["failed"] > 0 or again["calls_this_run"] == 0
 
 
+def test_batch_engine_decodes_parallel_sequences_like_one_at_a_time(smollm):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smallext.teachers.backends.llamacpp import LlamaCppBackend
+    from smallext.teachers.task import NERTask
+
+    task = NERTask(SCHEMA)
+    texts = ["Peter Blackburn visited Paris .", "EU rejects German call to boycott British lamb .",
+             "Germany beat Italy 2-1 in Rome on Sunday .", "Japan 's Nikkei fell 1.2 percent .",
+             "Ada Lovelace wrote to Charles Babbage .", "The match in Madrid was delayed ."]
+    one = LlamaCppBackend(str(smollm), n_threads=2, parallel=1)
+    par = LlamaCppBackend(str(smollm), n_threads=2, parallel=4, n_ctx=2048)
+    assert par.engine is not None and par.concurrency == 4 and one.concurrency == 1
+
+    def ask(backend, text, max_tokens=200):
+        return backend.complete(task.messages(text), json_schema=task.json_schema(text), max_tokens=max_tokens)
+
+    with ThreadPoolExecutor(4) as ex:
+        replies = list(ex.map(lambda t: ask(par, t), texts))
+    prefix = par.engine.prefix
+    system_tokens, _ = par.engine.prompt_tokens(task.messages(texts[0]))
+    assert 100 < len(prefix) < len(system_tokens) and system_tokens[: len(prefix)] == prefix  # shared prefix
+    same = 0
+    for text, r in zip(texts, replies, strict=True):
+        assert r.error is None and r.finish_reason == "stop" and r.tokens_out > 0
+        assert r.tokens_in == len(par.engine.prompt_tokens(task.messages(text))[0])
+        obj = json.loads(r.text)  # the grammar holds in every parallel sequence
+        assert all(set(e) == {"text", "type"} and e["type"] in SCHEMA.labels for e in obj["entities"])
+        same += ask(one, text).text == r.text  # greedy: the reply of one call at a time, bar float noise
+    assert same >= len(texts) - 1
+    cut = ask(par, texts[1], max_tokens=5)
+    assert cut.finish_reason == "length" and cut.tokens_out == 5
+    huge = ask(par, "Paris . " * 2000)  # longer than the context: an error reply, and the engine goes on
+    assert huge.error and "context" in huge.error
+    assert ask(par, texts[0]).text == replies[0].text
+    par.engine.close()
+
+
 # ----------------------------------------------------------------------------------- OpenAI-compatible
 def test_openai_backend_against_llama_cpp_server(smollm, tmp_path):
     from smallext.teachers import load_teacher

@@ -223,7 +223,9 @@ def annotate_cmd(
         float | None, typer.Option(help="Price per million tokens, for the cost estimate.")
     ] = None,
     api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
-    concurrency: Annotated[int, typer.Option(min=1, help="Calls in flight (openai) or sequences decoded together (llamacpp).")] = 4,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Calls in flight (openai) or sequences decoded together (llamacpp).")
+    ] = 4,
     chunk_chars: Annotated[int, typer.Option(help="Characters of text per LLM call (0: one document).")] = 400,
     threads: Annotated[int | None, typer.Option(help="CPU threads (llama.cpp, onnxruntime).")] = None,
     constrained: Annotated[bool, typer.Option(help="Constrain replies to the JSON schema.")] = True,

@@ -43,7 +43,7 @@ def render_markdown(m: dict[str, Any]) -> str:
              f"early stopping on {m['training']['dev']}",
              f"- Annotation: {ann['documents']} documents, {ann['spans']} spans, {ann['failed']} failed, "
              f"ungrounded rate {ann['ungrounded_rate']:.1%}, tokens in/out {ann['tokens_in']:,}/{ann['tokens_out']:,}, "
-             f"{ann['call_seconds']:.0f} s of teacher calls"
+             f"annotation wall time {ann['wall_seconds'] / 60:.1f} min"
              + (f", estimated cost {ann['estimated_cost']}" if ann.get("estimated_cost") is not None else ""), ""]
     if cfg["teacher"] == "gold":
         lines += ["> The teacher is `gold`: it copies the gold labels. This is an upper bound for experiments, "

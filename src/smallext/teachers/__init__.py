@@ -142,7 +142,8 @@ def load_teacher(
 
     opts: dict[str, Any] = dict(
         shots=shots, examples=examples, api_key_env=api_key_env, concurrency=concurrency, chunk_chars=chunk_chars,
-        threads=threads, n_ctx=n_ctx, constrained=constrained, reply_format=reply_format, occurrences=occurrences, label_map=label_map,
+        threads=threads, n_ctx=n_ctx, constrained=constrained, reply_format=reply_format, occurrences=occurrences,
+        label_map=label_map,
         response_format=response_format, timeout=timeout, max_retries=max_retries,
     )
     members = [load_teacher(s, schema, **opts) for s in split_ensemble(arg)]

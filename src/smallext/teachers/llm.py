@@ -109,6 +109,7 @@ class LLMTeacher(Teacher):
     def describe(self) -> dict[str, Any]:
         return {
             "teacher": self.spec, "backend": self.backend.name, "model": self.backend.model,
-            "shots": self.task.shots, "reply_format": self.task.reply_format, "chunk_chars": self.chunk_chars, "occurrences": self.occurrences,
+            "shots": self.task.shots, "reply_format": self.task.reply_format,
+            "chunk_chars": self.chunk_chars, "occurrences": self.occurrences,
             "constrained": getattr(self.backend, "constrained", None),
         }

@@ -3,11 +3,18 @@
 The k pool examples whose embeddings have the highest cosine similarity with the input are chosen (Liu et
 al. 2022, "What Makes Good In-Context Examples for GPT-3?"), and ordered least similar first so the closest
 example sits next to the input. Embeddings come from ``sentence-transformers``.
+
+Encoding a pool (all 14,041 CoNLL-2003 training sentences take ~2 minutes on 2 CPU cores) is done once:
+the embeddings are kept in ``$SMALLEXT_HOME/embeddings`` (default ``~/.cache/smallext/embeddings``), keyed
+by a SHA-256 of the encoder and the pool's texts.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -35,13 +42,32 @@ class ShotSelector:
                 seen.add(d.text)
                 uniq.append(d)
         self.pool = uniq
-        self.encoder = SentenceTransformer(model or resolve_base_model("minilm"), device="cpu")
+        name = model or resolve_base_model("minilm")
+        self.encoder = SentenceTransformer(name, device="cpu")
         self.batch_size = batch_size
-        self.embeddings = (
-            self.encoder.encode([d.text for d in uniq], batch_size=batch_size, normalize_embeddings=True,
-                                convert_to_numpy=True, show_progress_bar=False)
-            if uniq else np.zeros((0, 384), dtype=np.float32)
-        )
+        self.embeddings = self._pool_embeddings(str(name), [d.text for d in uniq])
+
+    def _pool_embeddings(self, name: str, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        h = hashlib.sha256("\x00".join([name, *texts]).encode("utf-8")).hexdigest()[:24]
+        home = os.environ.get("SMALLEXT_HOME")
+        path = (Path(home) if home else Path.home() / ".cache" / "smallext") / "embeddings" / f"{h}.npy"
+        if path.is_file():
+            try:
+                emb = np.load(path)
+                if emb.shape[0] == len(texts):
+                    return emb
+            except (OSError, ValueError):
+                pass  # unreadable cache file: encode again
+        emb = self.encoder.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                  convert_to_numpy=True, show_progress_bar=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, emb)
+        os.replace(tmp, path)  # never a half-written cache file
+        return emb
 
     def select(self, text: str, k: int) -> list[Document]:
         """The ``k`` most similar pool examples, least similar first."""

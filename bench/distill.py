@@ -1,0 +1,218 @@
+"""Distillation benchmark: the headline result, one table per dataset.
+
+    python bench/distill.py [--datasets conll2003 crossner-ai] [--conll-corpus 1000] [--shots K] [--epochs 8]
+                            [--strong] [--strong-base mpnet] [--strong-sentences N]
+
+Every system is a :func:`smallext.distill` run (finished stages are reused, so a re-run or a run after a crash
+repeats no teacher call and no training):
+
+- CoNLL-2003: the LLM teacher (``llamacpp:qwen2.5-coder-1.5b``, the best shot count of bench/results/teacher.json
+  unless ``--shots``) labels the first 1,000 sentences of the train split (labels unused); a MiniLM student is
+  trained on them. The teacher is scored on the first 200 test sentences, the student on all of them and on the
+  same 200. Upper bound: the same student trained on the gold labels of the same sentences. spaCy
+  en_core_web_sm on the whole test set.
+- CrossNER-AI: the run of ``examples/crossner-ai.yaml`` (the ``make demo`` run, reused from ``runs/crossner-ai``
+  when it finished there), and the same student on the dev split's gold labels.
+- ``--strong``: the strong-teacher scenario. A ``--strong-base`` (all-mpnet-base-v2) student trained on the gold
+  of the first half of CoNLL-2003 train labels the second half's text; a MiniLM student is trained on those
+  labels and compared with the teacher and with a MiniLM trained on that half's gold. Off by default: on 2 CPU
+  cores one mpnet epoch over half of CoNLL-2003 train takes over an hour.
+
+For each system: F1 with 95% CI, documents/s, p50 latency and peak RSS (in child processes, see
+:mod:`smallext.distill`), and the teacher's annotation time and tokens. Targets (printed MET / NOT MET): with the
+LLM teacher, student F1 >= teacher F1 on the teacher's test documents; strong teacher: student F1 >= 0.97 x the
+teacher's; student throughput >= 1,000 x the LLM teacher's.
+
+Results: bench/results/distill.json and distill.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import REPO, RESULTS, RUNS, machine, met, write_results  # noqa: E402
+
+QWEN = "llamacpp:qwen2.5-coder-1.5b"
+OUT = RUNS / "distill"
+
+
+def student_opts(args, base="minilm"):
+    return {"base_model": base, "epochs": args.epochs, "batch_size": 8, "threads": args.threads}
+
+
+def run(cfg: dict) -> dict:
+    from smallext.distill import distill
+
+    print(f"[distill] {cfg['output']}: teacher {cfg['teacher']}", file=sys.stderr, flush=True)
+    return distill(cfg, progress=False)
+
+
+def row(name: str, m: dict, who: str, *, scores_key: str = "scores") -> dict:
+    """One table row from a distill run's metrics: ``who`` is ``teacher`` or ``student``."""
+    t = m["test"][who]
+    s = t[scores_key]["micro"]
+    r = {"system": name, "f1": s["f1"], "ci95": s["ci95"], "precision": s["precision"], "recall": s["recall"],
+         "documents": t[scores_key]["documents"], "documents_per_s": t["timing"]["documents_per_s"],
+         "latency_p50_ms": t["timing"]["latency_p50_ms"], "peak_rss_mb": t["peak_rss_mb"]}
+    if who == "teacher":
+        r["latency_unit"] = t["timing"].get("latency_unit", "per document")
+    return r
+
+
+def annotation_cost(m: dict) -> dict:
+    a = m["annotation"]
+    return {"documents": a["documents"], "wall_seconds": a["wall_seconds"], "tokens_in": a["tokens_in"],
+            "tokens_out": a["tokens_out"], "failed": a["failed"], "ungrounded_rate": a["ungrounded_rate"],
+            "annotated_this_run": a["annotated_this_run"]}
+
+
+def llm_table(name: str, llm: dict, gold: dict) -> dict:
+    teacher = row("LLM teacher, applied directly", llm, "teacher")
+    student = row("student distilled from the LLM", llm, "student")
+    student_same = row("student, on the teacher's documents", llm, "student", scores_key="scores_on_teacher_sample")
+    upper = row("student trained on gold (upper bound)", gold, "student")
+    speedup = student["documents_per_s"] / max(teacher["documents_per_s"], 1e-12)
+    return {
+        "dataset": name, "rows": [teacher, student_same, student, upper],
+        "teacher_annotation": annotation_cost(llm),
+        "targets": {
+            "student_f1_ge_teacher": {"student": student_same["f1"], "teacher": teacher["f1"],
+                                      "met": student_same["f1"] >= teacher["f1"]},
+            "throughput_ge_1000x": {"ratio": speedup, "met": speedup >= 1000},
+        },
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", nargs="+", default=["conll2003", "crossner-ai"])
+    ap.add_argument("--conll-corpus", type=int, default=1000, help="CoNLL-2003 train sentences the LLM labels")
+    ap.add_argument("--teacher-test", type=int, default=200, help="CoNLL-2003 test sentences the LLM is scored on")
+    ap.add_argument("--shots", type=int, default=None, help="LLM shots (default: best in teacher.json, else 0)")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--strong", action="store_true", help="also run the strong-teacher scenario")
+    ap.add_argument("--strong-base", default="mpnet")
+    ap.add_argument("--strong-sentences", type=int, default=None, help="cap each half of CoNLL train (default: all)")
+    args = ap.parse_args()
+
+    from smallext.datasets import load
+    from smallext.io.jsonl import write_jsonl
+
+    t_start = time.perf_counter()
+    shots = args.shots
+    if shots is None:
+        tj = RESULTS / "teacher.json"
+        shots = (json.loads(tj.read_text()).get("best_conll_shots") if tj.is_file() else None) or 0
+    topts = {"shots": shots, "threads": args.threads}
+    tables, notes = [], []
+
+    if "conll2003" in args.datasets:
+        common = {"schema": str(REPO / "schemas/conll2003.yaml"), "corpus": "conll2003:train",
+                  "corpus_limit": args.conll_corpus, "test": "conll2003:test", "teacher_test_limit": args.teacher_test,
+                  "student": student_opts(args)}
+        llm = run({**common, "teacher": QWEN,
+                   "teacher_options": {**topts, "examples": "conll2003:train" if shots else None},
+                   "output": str(OUT / f"conll-llm-{shots}shot")})
+        gold = run({**common, "teacher": "gold", "output": str(OUT / "conll-gold")})
+        table = llm_table("conll2003", llm, gold)
+        # spaCy: its own run over the whole test set (F1, speed, memory measured like the teachers')
+        from smallext.distill import in_child, run_teacher_on
+        from smallext.evaluate import evaluate
+        from smallext.schema import load_schema
+
+        schema = load_schema(REPO / "schemas/conll2003.yaml")
+        test = schema.map_documents(load("conll2003:test"))
+        sp = in_child(run_teacher_on, "spacy:en_core_web_sm", str(REPO / "schemas/conll2003.yaml"), {},
+                      [d.to_dict() for d in test], str(OUT / "conll-spacy.store.sqlite"))
+        from smallext.doc import Document
+
+        res = evaluate(test, [Document.from_dict(d) for d in sp["preds"]])["micro"]
+        table["rows"].append({"system": "spaCy en_core_web_sm", "f1": res["f1"], "ci95": res["ci95"],
+                              "precision": res["precision"], "recall": res["recall"], "documents": len(test),
+                              "documents_per_s": sp["timing"]["documents_per_s"],
+                              "latency_p50_ms": sp["timing"]["latency_p50_ms"], "peak_rss_mb": sp["peak_rss_mb"]})
+        tables.append(table)
+
+    if "crossner-ai" in args.datasets:
+        cfg = yaml.safe_load((REPO / "examples/crossner-ai.yaml").read_text())
+        cfg["schema"] = str(REPO / cfg["schema"])
+        demo_out = REPO / cfg["output"]
+        llm = run({**cfg, "output": str(demo_out)})
+        gold = run({**cfg, "teacher": "gold", "teacher_options": {}, "teacher_test_limit": None,
+                    "student": {**cfg["student"], "threads": args.threads},
+                    "output": str(OUT / "crossner-ai-gold")})
+        tables.append(llm_table("crossner-ai", llm, gold))
+
+    if args.strong:
+        train = load("conll2003:train")
+        half = len(train) // 2
+        first, second = train[:half], train[half:]
+        if args.strong_sentences:
+            first, second = first[: args.strong_sentences], second[: args.strong_sentences]
+            notes.append(f"strong-teacher scenario on the first {args.strong_sentences} sentences of each half")
+        OUT.mkdir(parents=True, exist_ok=True)
+        write_jsonl(first, OUT / "conll-train-first-half.jsonl")
+        write_jsonl(second, OUT / "conll-train-second-half.jsonl")
+        common = {"schema": str(REPO / "schemas/conll2003.yaml"), "test": "conll2003:test"}
+        teacher = run({**common, "corpus": str(OUT / "conll-train-first-half.jsonl"), "teacher": "gold",
+                       "student": student_opts(args, args.strong_base), "output": str(OUT / "strong-teacher")})
+        student = run({**common, "corpus": str(OUT / "conll-train-second-half.jsonl"),
+                       "teacher": f"model:{OUT / 'strong-teacher' / 'model'}", "student": student_opts(args),
+                       "output": str(OUT / "strong-student")})
+        gold = run({**common, "corpus": str(OUT / "conll-train-second-half.jsonl"), "teacher": "gold",
+                    "student": student_opts(args), "output": str(OUT / "strong-gold")})
+        t_row = row(f"{args.strong_base} student on gold first half (teacher)", teacher, "student")
+        s_row = row("MiniLM distilled from it on the second half", student, "student")
+        g_row = row("MiniLM on the second half's gold", gold, "student")
+        tables.append({"dataset": "conll2003 (strong teacher)", "rows": [t_row, s_row, g_row],
+                       "teacher_annotation": annotation_cost(student),
+                       "targets": {"student_f1_ge_0.97_teacher": {
+                           "student": s_row["f1"], "teacher": t_row["f1"], "met": s_row["f1"] >= 0.97 * t_row["f1"]}}})
+    else:
+        notes.append("strong-teacher scenario not run (--strong): on 2 CPU cores one epoch of all-mpnet-base-v2 over "
+                     "half of CoNLL-2003 train takes over an hour")
+
+    data = {"machine": machine(), "threads": args.threads, "shots": shots, "epochs": args.epochs, "tables": tables,
+            "notes": notes, "wall_seconds": round(time.perf_counter() - t_start, 1),
+            "command": "python bench/distill.py " + " ".join(sys.argv[1:])}
+    write_results("distill", data, markdown(data))
+    print(markdown(data))
+
+
+def markdown(d: dict) -> str:
+    lines = ["# Distillation benchmark", "",
+             f"`{d['command']}`: {d['machine']['cpu_count']} CPU cores, {d['threads']} threads; LLM teacher "
+             f"`{QWEN}` with {d['shots']} shots; students MiniLM-L6 int8 ONNX, {d['epochs']} epochs at most "
+             "(early stopping on held-out silver data).", ""]
+    for t in d["tables"]:
+        lines += [f"## {t['dataset']}", "",
+                  "| system | F1 (95% CI) | P | R | test documents | documents/s | p50 ms | peak RSS MB |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in t["rows"]:
+            lines.append(f"| {r['system']} | {r['f1']:.3f} ({r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}) "
+                         f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['documents']} "
+                         f"| {r['documents_per_s']:,.2f} | {r['latency_p50_ms'] or 0:,.1f} | {r['peak_rss_mb']:,.0f} |")
+        a = t["teacher_annotation"]
+        lines += ["", f"Teacher annotation of the unlabelled corpus: {a['documents']} documents in "
+                      f"{a['wall_seconds'] / 60:.1f} min, {a['tokens_in']:,} tokens in, {a['tokens_out']:,} out, "
+                      f"{a['failed']} failed, {a['ungrounded_rate']:.1%} of returned strings ungrounded.", ""]
+        for name, v in t["targets"].items():
+            detail = ", ".join(f"{k} {x:,.3f}" for k, x in v.items() if k != "met")
+            lines.append(f"- {name}: {detail}: **{met(v['met'])}**")
+        lines.append("")
+    lines += [f"- {n}" for n in d["notes"]]
+    lines += ["", f"Wall time: {d['wall_seconds'] / 60:.1f} min", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
