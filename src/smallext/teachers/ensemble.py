@@ -67,6 +67,11 @@ class EnsembleTeacher(Teacher):
             m.cache = value
 
     def plan(self, docs):
+        """The chunks of the first member that groups documents by itself (an LLM teacher: so its calls
+        are the ones it makes alone, and its cached replies are reused), else 32 documents per chunk."""
+        planner = next((m for m in self.members if hasattr(m, "chunk_chars")), None)
+        if planner is not None:
+            return planner.plan(docs)
         return [list(docs[i : i + 32]) for i in range(0, len(docs), 32)]
 
     def annotate_chunk(self, docs: Sequence[Document]) -> ChunkResult:

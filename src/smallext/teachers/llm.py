@@ -49,7 +49,9 @@ class LLMTeacher(Teacher):
         self.concurrency = getattr(backend, "concurrency", 1)
 
     def plan(self, docs: Sequence[Document]) -> list[list[Document]]:
-        return chunk_documents(docs, self.chunk_chars)
+        chunks = chunk_documents(docs, self.chunk_chars)
+        self.task.prefetch_shots(["\n".join(d.text for d in c) for c in chunks])
+        return chunks
 
     def _call(self, messages: list[dict], max_tokens: int, res: ChunkResult, doc_ids: list[str], text: str):
         schema = self.task.json_schema(text)

@@ -71,10 +71,24 @@ class ShotSelector:
 
     def select(self, text: str, k: int) -> list[Document]:
         """The ``k`` most similar pool examples, least similar first."""
+        return self.select_many([text], k)[0]
+
+    def select_many(self, texts: Sequence[str], k: int) -> list[list[Document]]:
+        """:meth:`select` for many inputs, encoded in batches (one list of ``k`` examples per input).
+
+        Annotation runs call this once for all their prompts before any LLM call: encoding on the side while
+        llama.cpp decodes would make the two compete for the same cores.
+        """
         if k <= 0 or not self.pool:
-            return []
-        q = self.encoder.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)[0]
-        sims = self.embeddings @ q
-        order = np.argsort(-sims, kind="stable")
-        chosen = [i for i in order[: k + 1] if self.pool[i].text != text][:k]
-        return [self.pool[i] for i in reversed(chosen)]
+            return [[] for _ in texts]
+        out: list[list[Document]] = []
+        for lo in range(0, len(texts), 256):
+            block = list(texts[lo: lo + 256])
+            q = self.encoder.encode(block, batch_size=self.batch_size, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=False)
+            sims = q @ self.embeddings.T
+            for text, row in zip(block, sims, strict=True):
+                order = np.argsort(-row, kind="stable")
+                chosen = [i for i in order[: k + 1] if self.pool[i].text != text][:k]
+                out.append([self.pool[i] for i in reversed(chosen)])
+        return out

@@ -165,6 +165,7 @@ class NERTask:
         self.selector = selector
         self.shots = shots if selector is not None else 0
         self.reply_format = reply_format
+        self._shots: dict[str, list[Document]] = {}
         instructions = GROUPED_INSTRUCTIONS if reply_format == "grouped" else INSTRUCTIONS
         self.system = (
             f"{instructions}\n\nEntity types of the schema '{schema.name}'"
@@ -208,11 +209,18 @@ class NERTask:
         at 16 tokens per entity (CoNLL-2003 has 0.12 entities per word, CrossNER-AI 0.14)."""
         return max(2, min(2 + len(text.split()) // 3, (self.max_tokens(text) - 16) // 16))
 
+    def prefetch_shots(self, texts: Sequence[str]) -> None:
+        """Retrieve the shots of many future prompts at once (see :meth:`ShotSelector.select_many`)."""
+        if self.shots:
+            todo = [t for t in dict.fromkeys(texts) if t not in self._shots]
+            self._shots.update(zip(todo, self.selector.select_many(todo, self.shots), strict=True))
+
     def messages(self, text: str) -> list[dict[str, str]]:
-        """Chat messages for one input text (shots retrieved for it)."""
+        """Chat messages for one input text (shots retrieved for it, or prefetched)."""
         msgs = [{"role": "system", "content": self.system}]
         if self.shots:
-            for ex in self.selector.select(text, self.shots):
+            shots = self._shots.get(text)
+            for ex in shots if shots is not None else self.selector.select(text, self.shots):
                 msgs += [{"role": "user", "content": ex.text},
                          {"role": "assistant", "content": reply_for(ex, self.reply_format)}]
         msgs.append({"role": "user", "content": text})

