@@ -6,8 +6,8 @@ On the first 200 sentences of CoNLL-2003 test and the first 150 of CrossNER-AI t
 ``llamacpp:qwen2.5-coder-1.5b`` with 0, 4 and 8 retrieved shots (drawn from the train split only), spaCy
 en_core_web_sm on CoNLL, and ensembles of the LLM (its best shot count) with spaCy on CoNLL. Speed
 variants of the LLM are measured on the first 40 CoNLL sentences against the same configuration: one
-sentence per call (no chunking), unconstrained decoding with the tolerant parser, the ``grouped`` reply
-format, and one call at a time instead of 4 sequences decoded together.
+sentence per call (no chunking), unconstrained decoding with the tolerant parser, the ``pairs`` and
+``grouped`` reply formats, and one call at a time instead of 4 sequences decoded together.
 
 For each: precision/recall/F1 (95% CI), ungrounded-span rate (returned strings not found in the text, over
 all returned entities), invalid-reply rate (calls without usable JSON, over all calls), seconds and tokens
@@ -142,6 +142,7 @@ def main() -> None:
         base_sub = evaluate(sub, [d for d in base["preds"] if d.id in ids], n_boot=0)["micro"]["f1"]
         for name, opts in (("one-sentence-per-call", {"chunk_chars": 0}),
                            ("unconstrained", {"constrained": False}),
+                           ("pairs-replies", {"reply_format": "pairs"}),
                            ("grouped-replies", {"reply_format": "grouped"}),
                            ("one-call-at-a-time", {"concurrency": 1})):
             r = run_system(f"conll-qwen-{k}shot-{name}", QWEN, conll_schema, sub, threads=args.threads, shots=k,

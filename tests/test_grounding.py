@@ -96,6 +96,19 @@ def test_grouped_reply_format():
         NERTask(SCHEMA, reply_format="yaml")
 
 
+def test_pairs_reply_format():
+    task = NERTask(SCHEMA, reply_format="pairs")
+    ok = task.parse('{"entities": [["Ada", "PER"], ["Paris", "LOC"], ["x"], [1, "PER"]]}')
+    assert ok.error is None and ok.entities == [{"text": "Ada", "type": "PER"}, {"text": "Paris", "type": "LOC"}]
+    cut = task.parse('{"entities": [["Ada", "PER"], ["Par')
+    assert cut.truncated and cut.entities == [{"text": "Ada", "type": "PER"}]
+    doc = Document("d", "Ada met Ada .", spans=[Span(0, 3, "PER"), Span(8, 11, "PER")])
+    assert json.loads(reply_for(doc, "pairs")) == {"entities": [["Ada", "PER"], ["Ada", "PER"]]}  # every mention
+    item = task.json_schema("Ada lives in Paris.")["properties"]["entities"]["items"]
+    assert item["prefixItems"][1]["enum"] == ["PER", "LOC"] and item["minItems"] == item["maxItems"] == 2
+    assert '["text", "TYPE"]' in task.system
+
+
 def test_prompt_and_reply_schema():
     task = NERTask(SCHEMA)
     msgs = task.messages("Ada lives in Paris.")

@@ -229,7 +229,7 @@ def annotate_cmd(
     chunk_chars: Annotated[int, typer.Option(help="Characters of text per LLM call (0: one document).")] = 400,
     threads: Annotated[int | None, typer.Option(help="CPU threads (llama.cpp, onnxruntime).")] = None,
     constrained: Annotated[bool, typer.Option(help="Constrain replies to the JSON schema.")] = True,
-    reply_format: Annotated[str, typer.Option(help="LLM reply format: list or grouped (fewer tokens).")] = "list",
+    reply_format: Annotated[str, typer.Option(help="LLM reply format: list, pairs or grouped.")] = "list",
     occurrences: Annotated[str, typer.Option(help="all or first: grounding of repeated strings.")] = "all",
     ensemble_mode: Annotated[str, typer.Option(help="majority, union or weighted.")] = "majority",
     ensemble_gold: Annotated[str | None, typer.Option(help="Gold dev set for weighted voting.")] = None,

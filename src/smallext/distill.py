@@ -57,7 +57,7 @@ class TeacherOptions(BaseModel):
     chunk_chars: int = Field(400, ge=0)
     threads: int | None = None
     constrained: bool = True
-    reply_format: Literal["list", "grouped"] = "list"
+    reply_format: Literal["list", "pairs", "grouped"] = "list"
     occurrences: str = "all"
     api_key_env: str = "OPENAI_API_KEY"
     concurrency: int = Field(4, ge=1)

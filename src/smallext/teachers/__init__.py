@@ -73,7 +73,7 @@ def load_teacher(
         chunk_chars: characters of text per LLM call (several short documents per call; 0: one each).
         threads, n_ctx: llama.cpp threads and context size.
         constrained: constrain LLM replies to the JSON schema where the backend supports it.
-        reply_format: LLM reply format, ``list`` or ``grouped`` (see :mod:`smallext.teachers.task`).
+        reply_format: LLM reply format, ``list``, ``pairs`` or ``grouped`` (see :mod:`smallext.teachers.task`).
         occurrences: ``all`` or ``first``: grounding of a string found several times.
         label_map: ``spacy`` teacher: pipeline type -> schema type.
         ensemble_mode: ``majority``, ``union`` or ``weighted`` (weights = F1 on ``ensemble_gold``).
@@ -109,8 +109,10 @@ def load_teacher(
                 docs = load_documents(examples) if isinstance(examples, str) else list(examples)
                 pool += schema.map_documents(docs, strict=False)
             selector = ShotSelector(pool)
-        if reply_format not in ("list", "grouped"):
-            raise ConfigError(f"reply_format must be 'list' or 'grouped', not {reply_format!r}")
+        from smallext.teachers.task import REPLY_FORMATS
+
+        if reply_format not in REPLY_FORMATS:
+            raise ConfigError(f"reply_format must be one of {', '.join(REPLY_FORMATS)}, not {reply_format!r}")
         task = NERTask(schema, selector, shots, reply_format=reply_format)
         if kind == "llamacpp":
             from smallext.teachers.backends.llamacpp import LlamaCppBackend
