@@ -101,7 +101,7 @@ def test_batch_engine_decodes_parallel_sequences_like_one_at_a_time(smollm):
     assert same >= len(texts) - 1
     cut = ask(par, texts[1], max_tokens=5)
     assert cut.finish_reason == "length" and cut.tokens_out == 5
-    huge = ask(par, "Paris . " * 2000)  # longer than the context: an error reply, and the engine goes on
+    huge = ask(par, "Paris . " * 4000)  # ~9,500 tokens, more than the 5,120 of the cache: an error reply
     assert huge.error and "context" in huge.error
     assert ask(par, texts[0]).text == replies[0].text
     par.engine.close()
