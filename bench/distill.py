@@ -93,7 +93,7 @@ def llm_table(name: str, llm: dict, gold: dict) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--datasets", nargs="+", default=["conll2003", "crossner-ai"])
+    ap.add_argument("--datasets", nargs="+", default=["crossner-ai", "conll2003"])
     ap.add_argument("--conll-corpus", type=int, default=1000, help="CoNLL-2003 train sentences the LLM labels")
     ap.add_argument("--teacher-test", type=int, default=200, help="CoNLL-2003 test sentences the LLM is scored on")
     ap.add_argument("--shots", type=int, default=None, help="LLM shots (default: best in teacher.json, else 0)")
@@ -114,6 +114,25 @@ def main() -> None:
         shots = (json.loads(tj.read_text()).get("best_conll_shots") if tj.is_file() else None) or 0
     topts = {"shots": shots, "threads": args.threads}
     tables, notes = [], []
+
+    def save(complete: bool) -> dict:
+        data = {"machine": machine(), "threads": args.threads, "shots": shots, "epochs": args.epochs,
+                "tables": tables, "notes": notes, "complete": complete,
+                "wall_seconds": round(time.perf_counter() - t_start, 1),
+                "command": "python bench/distill.py " + " ".join(sys.argv[1:])}
+        write_results("distill", data, markdown(data))
+        return data
+
+    if "crossner-ai" in args.datasets:
+        cfg = yaml.safe_load((REPO / "examples/crossner-ai.yaml").read_text())
+        cfg["schema"] = str(REPO / cfg["schema"])
+        demo_out = REPO / cfg["output"]
+        llm = run({**cfg, "output": str(demo_out)})
+        gold = run({**cfg, "teacher": "gold", "teacher_options": {}, "teacher_test_limit": None,
+                    "student": {**cfg["student"], "threads": args.threads},
+                    "output": str(OUT / "crossner-ai-gold")})
+        tables.append(llm_table("crossner-ai", llm, gold))
+        save(False)
 
     if "conll2003" in args.datasets:
         common = {"schema": str(REPO / "schemas/conll2003.yaml"), "corpus": "conll2003:train",
@@ -141,16 +160,7 @@ def main() -> None:
                               "documents_per_s": sp["timing"]["documents_per_s"],
                               "latency_p50_ms": sp["timing"]["latency_p50_ms"], "peak_rss_mb": sp["peak_rss_mb"]})
         tables.append(table)
-
-    if "crossner-ai" in args.datasets:
-        cfg = yaml.safe_load((REPO / "examples/crossner-ai.yaml").read_text())
-        cfg["schema"] = str(REPO / cfg["schema"])
-        demo_out = REPO / cfg["output"]
-        llm = run({**cfg, "output": str(demo_out)})
-        gold = run({**cfg, "teacher": "gold", "teacher_options": {}, "teacher_test_limit": None,
-                    "student": {**cfg["student"], "threads": args.threads},
-                    "output": str(OUT / "crossner-ai-gold")})
-        tables.append(llm_table("crossner-ai", llm, gold))
+        save(False)
 
     if args.strong:
         train = load("conll2003:train")
@@ -181,15 +191,11 @@ def main() -> None:
         notes.append("strong-teacher scenario not run (--strong): on 2 CPU cores one epoch of all-mpnet-base-v2 over "
                      "half of CoNLL-2003 train takes over an hour")
 
-    data = {"machine": machine(), "threads": args.threads, "shots": shots, "epochs": args.epochs, "tables": tables,
-            "notes": notes, "wall_seconds": round(time.perf_counter() - t_start, 1),
-            "command": "python bench/distill.py " + " ".join(sys.argv[1:])}
-    write_results("distill", data, markdown(data))
-    print(markdown(data))
+    print(markdown(save(True)))
 
 
 def markdown(d: dict) -> str:
-    lines = ["# Distillation benchmark", "",
+    lines = ["# Distillation benchmark" + ("" if d.get("complete") else " (partial: the run was interrupted)"), "",
              f"`{d['command']}`: {d['machine']['cpu_count']} CPU cores, {d['threads']} threads; LLM teacher "
              f"`{QWEN}` with {d['shots']} shots; students MiniLM-L6 int8 ONNX, {d['epochs']} epochs at most "
              "(early stopping on held-out silver data).", ""]
