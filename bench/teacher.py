@@ -22,6 +22,7 @@ Results: bench/results/teacher.json and teacher.md.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -54,10 +55,18 @@ def run_system(name, spec, schema, gold, *, threads, shots=0, examples=None, chu
     g = summary["grounding"]
     calls = summary["calls"]
     fresh = summary["annotated_this_run"]
+    # wall time per freshly annotated sentence, accumulated over the runs that annotated them (a resumed row
+    # keeps the earlier runs' share); calls overlap (4 sequences), so summed call latencies would overcount
+    clock = store.with_suffix(".timing.json")
+    acc = json.loads(clock.read_text()) if clock.is_file() else {"sentences": 0, "wall_seconds": 0.0}
     if fresh and summary["calls_this_run"]:
-        seconds, timing = wall / fresh * n, f"wall time of this run over its {fresh} sentences"
+        acc = {"sentences": acc["sentences"] + fresh, "wall_seconds": acc["wall_seconds"] + wall}
+        clock.write_text(json.dumps(acc))
+    if acc["sentences"]:
+        seconds = acc["wall_seconds"] / acc["sentences"] * n
+        timing = f"wall time over the {acc['sentences']} sentences annotated by runs that kept a clock"
     elif calls:
-        seconds, timing = summary["call_seconds"], "summed call latencies recorded in the store"
+        seconds, timing = summary["call_seconds"], "summed call latencies recorded in the store (one call at a time)"
     else:
         seconds, timing = wall, "wall time"
     return {
