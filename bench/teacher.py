@@ -151,6 +151,7 @@ def main() -> None:
         base_sub = evaluate(sub, [d for d in base["preds"] if d.id in ids], n_boot=0)["micro"]["f1"]
         for name, opts in (("one-sentence-per-call", {"chunk_chars": 0}),
                            ("unconstrained", {"constrained": False}),
+                           ("no-jump-forward", {"jump_forward": False}),
                            ("pairs-replies", {"reply_format": "pairs"}),
                            ("grouped-replies", {"reply_format": "grouped"}),
                            ("one-call-at-a-time", {"concurrency": 1})):

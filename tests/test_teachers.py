@@ -97,6 +97,8 @@ def test_batch_engine_decodes_parallel_sequences(smollm):
             obj = json.loads(r.text)
             assert all(set(e) == {"text", "type"} and e["type"] in SCHEMA.labels for e in obj["entities"])
     assert sum(r.finish_reason == "stop" for r in replies) >= 4
+    # jump-forward decoding: the keys and quotes forced by the schema took no decoding step of their own
+    assert 0 < par.engine.stats["forced_tokens"] < sum(r.tokens_out for r in replies)
     # greedy decoding is deterministic for the same batch (parallel and one-at-a-time replies may differ in the
     # last bits of the logits, so they are not compared)
     assert ask(par, texts[0]).text == ask(par, texts[0]).text

@@ -229,6 +229,9 @@ def annotate_cmd(
     chunk_chars: Annotated[int, typer.Option(help="Characters of text per LLM call (0: one document).")] = 400,
     threads: Annotated[int | None, typer.Option(help="CPU threads (llama.cpp, onnxruntime).")] = None,
     constrained: Annotated[bool, typer.Option(help="Constrain replies to the JSON schema.")] = True,
+    jump_forward: Annotated[
+        bool, typer.Option(help="llamacpp: emit the characters the JSON schema forces without decoding them.")
+    ] = True,
     reply_format: Annotated[str, typer.Option(help="LLM reply format: list, pairs or grouped.")] = "list",
     occurrences: Annotated[str, typer.Option(help="all or first: grounding of repeated strings.")] = "all",
     ensemble_mode: Annotated[str, typer.Option(help="majority, union or weighted.")] = "majority",
@@ -242,8 +245,8 @@ def annotate_cmd(
 
     t = load_teacher(
         teacher, schema, shots=shots, examples=examples, api_key_env=api_key_env, concurrency=concurrency,
-        chunk_chars=chunk_chars, threads=threads, constrained=constrained, reply_format=reply_format,
-        occurrences=occurrences, ensemble_mode=ensemble_mode, ensemble_gold=ensemble_gold,
+        chunk_chars=chunk_chars, threads=threads, constrained=constrained, jump_forward=jump_forward,
+        reply_format=reply_format, occurrences=occurrences, ensemble_mode=ensemble_mode, ensemble_gold=ensemble_gold,
     )
     summary = annotate(load_documents(input), t, out, store=store, limit=limit, progress=not quiet,
                        price_per_mtok=price_per_mtok)

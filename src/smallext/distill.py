@@ -57,6 +57,7 @@ class TeacherOptions(BaseModel):
     chunk_chars: int = Field(400, ge=0)
     threads: int | None = None
     constrained: bool = True
+    jump_forward: bool = True
     reply_format: Literal["list", "pairs", "grouped"] = "list"
     occurrences: str = "all"
     api_key_env: str = "OPENAI_API_KEY"
@@ -274,7 +275,10 @@ def distill(config: str | Path | dict | DistillConfig, *, force: list[str] | Non
     # 1. annotate ------------------------------------------------------------------------------------
     corpus = _read_corpus(cfg)
     silver_path = out / "silver.jsonl"
-    key1 = _hash([cfg.teacher, topts, [d.text for d in corpus], schema.model_dump()])
+    # jump-forward decoding is left out of the key, as it is of the reply cache's: it changes how fast the
+    # replies come, and a finished annotation is not redone for it
+    key_opts = {k: v for k, v in topts.items() if k != "jump_forward"}
+    key1 = _hash([cfg.teacher, key_opts, [d.text for d in corpus], schema.model_dump()])
     if stages.fresh("annotate", key1) and silver_path.is_file():
         console.print(f"[annotate] reusing {silver_path}")
         ann = stages.data["annotate"]["summary"]

@@ -51,6 +51,7 @@ def load_teacher(
     threads: int | None = None,
     n_ctx: int = 4096,
     constrained: bool = True,
+    jump_forward: bool = True,
     reply_format: str = "list",
     occurrences: str = "all",
     label_map: dict[str, str] | None = None,
@@ -73,6 +74,8 @@ def load_teacher(
         chunk_chars: characters of text per LLM call (several short documents per call; 0: one each).
         threads, n_ctx: llama.cpp threads and context size.
         constrained: constrain LLM replies to the JSON schema where the backend supports it.
+        jump_forward: ``llamacpp`` with concurrency > 1: emit the characters the JSON schema forces without
+            decoding them token by token (see :mod:`smallext.teachers.backends.jump_forward`).
         reply_format: LLM reply format, ``list``, ``pairs`` or ``grouped`` (see :mod:`smallext.teachers.task`).
         occurrences: ``all`` or ``first``: grounding of a string found several times.
         label_map: ``spacy`` teacher: pipeline type -> schema type.
@@ -118,7 +121,7 @@ def load_teacher(
             from smallext.teachers.backends.llamacpp import LlamaCppBackend
 
             backend = LlamaCppBackend(arg, n_ctx=n_ctx, n_threads=threads, constrained=constrained,
-                                      parallel=concurrency)
+                                      parallel=concurrency, jump_forward=jump_forward)
         else:
             from smallext.teachers.backends.openai import OpenAIBackend
 
@@ -144,7 +147,7 @@ def load_teacher(
 
     opts: dict[str, Any] = dict(
         shots=shots, examples=examples, api_key_env=api_key_env, concurrency=concurrency, chunk_chars=chunk_chars,
-        threads=threads, n_ctx=n_ctx, constrained=constrained, reply_format=reply_format, occurrences=occurrences,
+        threads=threads, n_ctx=n_ctx, constrained=constrained, jump_forward=jump_forward, reply_format=reply_format, occurrences=occurrences,
         label_map=label_map,
         response_format=response_format, timeout=timeout, max_retries=max_retries,
     )

@@ -13,6 +13,10 @@ serves them (continuous batching: a finished sequence's slot takes the next wait
   constrains it; the argmax token is checked against the grammar first and the whole vocabulary is filtered
   only when it is rejected (as llama.cpp's own sampler does), which keeps constrained decoding nearly as fast
   as free decoding.
+- Jump-forward decoding (:mod:`.jump_forward`): the characters the JSON schema forces (keys, quotes,
+  separators, the rest of a type name once it is unambiguous) are tokenized and evaluated in the same
+  forward pass as the slot's next token, instead of one decoding step each; a reply that is complete
+  ends without asking the model for its end-of-text token.
 - Flash attention is on: with several sequences in one cache, attention is a large share of the work.
 - A prompt is admitted only when the KV cache has room for it and its ``max_tokens``; a prompt that cannot
   fit even alone gets an error reply.
@@ -22,6 +26,7 @@ Public entry: :meth:`BatchEngine.submit` (thread-safe; blocks until the reply is
 
 from __future__ import annotations
 
+import codecs
 import ctypes
 import json
 import queue
@@ -32,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from smallext.teachers.backends import Reply
+from smallext.teachers.backends.jump_forward import JumpForward, supports
 
 
 @dataclass
@@ -40,6 +46,7 @@ class _Request:
     system_len: int
     grammar: str | None
     max_tokens: int
+    json_schema: dict | None = None
     done: threading.Event = field(default_factory=threading.Event)
     reply: Reply | None = None
     t0: float = field(default_factory=time.perf_counter)
@@ -54,6 +61,9 @@ class _Slot:
     sampler: object | None
     out: list[int] = field(default_factory=list)
     last: int = -1
+    pending: list[int] = field(default_factory=list)  # tokens of ``out`` not yet evaluated
+    jf: JumpForward | None = None
+    utf8: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
 
 
 class BatchEngine:
@@ -66,13 +76,15 @@ class BatchEngine:
         n_ctx: KV cache size in tokens, shared by the prefix and all slots.
         n_threads: CPU threads.
         n_batch: most tokens per ``llama_decode`` call (longer prompts are evaluated in pieces).
+        jump_forward: append the characters a JSON schema forces without decoding them one by one.
 
     Raises:
         ValueError: the model has no chat template in its GGUF metadata, or ``parallel`` is out of range.
         RuntimeError: llama.cpp could not make the context.
     """
 
-    def __init__(self, llm, *, parallel: int = 4, n_ctx: int = 8192, n_threads: int = 2, n_batch: int = 512) -> None:
+    def __init__(self, llm, *, parallel: int = 4, n_ctx: int = 8192, n_threads: int = 2, n_batch: int = 512,
+                 jump_forward: bool = True) -> None:
         import llama_cpp as L
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -103,6 +115,8 @@ class BatchEngine:
         self.n_ctx = L.llama_n_ctx(self.ctx)
         self.n_batch = n_batch
         self.parallel = parallel
+        self.jump_forward = jump_forward
+        self._forced_cache: dict[str, list[int]] = {}
         self.batch = L.llama_batch_init(n_batch, 0, parallel + 1)
         self.prefix: list[int] = []
         cand = np.zeros(self.n_vocab, dtype=[("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
@@ -110,7 +124,7 @@ class BatchEngine:
         self._cand = cand
         self._one = np.zeros(1, dtype=cand.dtype)
         self.stats = {"prefill_tokens": 0, "prefill_s": 0.0, "decode_steps": 0, "decode_tokens": 0, "decode_s": 0.0,
-                      "sample_s": 0.0, "grammar_full": 0}
+                      "sample_s": 0.0, "grammar_full": 0, "forced_tokens": 0}
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="llamacpp-batch", daemon=True)
         self._thread.start()
@@ -138,7 +152,7 @@ class BatchEngine:
             from llama_cpp.llama_grammar import json_schema_to_gbnf
 
             grammar = json_schema_to_gbnf(json.dumps(json_schema))
-        req = _Request(tokens, system_len, grammar, max_tokens)
+        req = _Request(tokens, system_len, grammar, max_tokens, json_schema)
         self._queue.put(req)
         req.done.wait()
         assert req.reply is not None
@@ -155,13 +169,13 @@ class BatchEngine:
     def _tokenize(self, formatted) -> list[int]:
         return self.llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True)
 
-    def _decode(self, items: list[tuple[int, int, int, bool]]) -> int:
-        """Run ``llama_decode`` on (token, position, sequence, wants logits) items (at most n_batch)."""
+    def _decode(self, items: list[tuple[int, int, int, bool]], kind: str = "prefill") -> int:
+        """Run ``llama_decode`` on (token, position, sequence, wants logits) items (at most n_batch);
+        ``kind`` (``prefill`` or ``decode``) names the counters it adds to."""
         t0 = time.perf_counter()
         try:
             return self._decode_items(items)
         finally:
-            kind = "decode" if all(it[3] for it in items) else "prefill"
             self.stats[f"{kind}_s"] += time.perf_counter() - t0
             self.stats[f"{kind}_tokens"] += len(items)
             self.stats["decode_steps"] += kind == "decode"
@@ -264,14 +278,67 @@ class BatchEngine:
                 self._fail(req, "llama.cpp: could not compile the JSON-schema grammar")
                 return None
         slot = _Slot(seq, req, len(toks), len(rest) + req.max_tokens, sampler)
+        if sampler is not None and self.jump_forward and req.json_schema is not None and supports(req.json_schema):
+            slot.jf = JumpForward(req.json_schema)
+            self._force(slot)  # the reply's opening, e.g. '{"entities": [', is evaluated with the prompt
         slots[seq] = slot
-        if not self._prefill(rest, start, seq):
+        feed = rest + slot.pending
+        slot.pending = []
+        if not self._prefill(feed, start, seq):
             del slots[seq]
             self._finish(slot, None, "llama.cpp: the prompt does not fit in the context")
             return None
-        slot.last = self._sample(slot, (len(rest) - 1) % self.n_batch)
-        slot.out.append(slot.last)
+        self._emit(slot, self._sample(slot, (len(feed) - 1) % self.n_batch))
         return slot
+
+    def _emit(self, slot: _Slot, tok: int) -> None:
+        """Append a sampled token to the reply, then the tokens the JSON schema forces after it."""
+        slot.last = tok
+        slot.out.append(tok)
+        slot.pending = [tok]
+        if slot.jf is not None and not self.L.llama_vocab_is_eog(self.vocab, tok):
+            slot.jf.feed(slot.utf8.decode(self.llm.detokenize([tok])))
+            self._force(slot)
+
+    def _force(self, slot: _Slot) -> None:
+        """Append the forced characters' tokens (each checked against the grammar, within ``max_tokens``)."""
+        assert slot.jf is not None and slot.sampler is not None
+        text = slot.jf.forced()
+        if not text:
+            return
+        toks = self._forced_cache.get(text)
+        if toks is None:
+            toks = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+            if self.llm.detokenize(toks).decode("utf-8", errors="replace") != text:
+                toks = []
+            self._forced_cache[text] = toks
+        if not toks:
+            slot.jf.off = True
+            return
+        if not slot.jf.done:
+            # the last token is left to the model, which may merge its characters with the next ones
+            tail = self.llm.detokenize(toks[-1:]).decode("utf-8", errors="replace")
+            if not text.endswith(tail):
+                slot.jf.off = True
+                return
+            slot.jf.unread(tail)
+            toks = toks[:-1]
+            if not toks:
+                return
+        room = min(slot.req.max_tokens - len(slot.out), self.n_batch // self.parallel - len(slot.pending))
+        if len(toks) > room:
+            slot.jf.off = True  # the forced text could not be emitted whole: decode freely from here
+            return
+        one = self._one
+        for t in toks:
+            one["id"], one["logit"], one["p"] = t, 0.0, 0.0
+            if not self._apply(slot.sampler, one) or not np.isfinite(one["logit"][0]):
+                slot.jf.off = True
+                return
+            self.L.llama_sampler_accept(slot.sampler, t)
+            slot.out.append(t)
+            slot.pending.append(t)
+            self.stats["forced_tokens"] += 1
 
     def _fits(self, req: _Request, slots: dict[int, _Slot]) -> bool:
         start = len(self.prefix) if req.tokens[: len(self.prefix)] == self.prefix else 0
@@ -320,18 +387,23 @@ class BatchEngine:
         if not slots:
             return
         active = sorted(slots.values(), key=lambda s: s.seq)
-        if self._decode([(s.last, s.pos + len(s.out) - 1, s.seq, True) for s in active]) != 0:
+        items: list[tuple[int, int, int, bool]] = []
+        last: list[int] = []
+        for s in active:
+            base = s.pos + len(s.out) - len(s.pending)
+            items += [(t, base + j, s.seq, j == len(s.pending) - 1) for j, t in enumerate(s.pending)]
+            last.append(len(items) - 1)
+        if self._decode(items, "decode") != 0:
             for s in active:
                 del slots[s.seq]
                 self._finish(s, None, "llama.cpp: decoding failed (context full)")
             return
-        for i, s in enumerate(active):
-            s.last = self._sample(s, i)
-            s.out.append(s.last)
+        for s, idx in zip(active, last, strict=True):
+            self._emit(s, self._sample(s, idx))
             self._maybe_finish(s, slots)
 
     def _maybe_finish(self, slot: _Slot, slots: dict[int, _Slot]) -> None:
-        if self.L.llama_vocab_is_eog(self.vocab, slot.last):
+        if self.L.llama_vocab_is_eog(self.vocab, slot.last) or (slot.jf is not None and slot.jf.done):
             del slots[slot.seq]
             self._finish(slot, "stop")
         elif len(slot.out) >= slot.req.max_tokens:

@@ -48,6 +48,8 @@ class LlamaCppBackend:
         seed: sampling seed (decoding is greedy anyway).
         parallel: sequences decoded together (1: one call at a time). With ``parallel > 1`` the KV cache
             holds ``n_ctx`` tokens for the first sequence plus ``n_ctx / 2`` for each further one.
+        jump_forward: with ``parallel > 1`` and a JSON schema, append the characters the schema forces
+            without decoding them one token at a time (see :mod:`.jump_forward`).
 
     Raises:
         ConfigError: the model is not installed or the file does not exist.
@@ -57,7 +59,7 @@ class LlamaCppBackend:
 
     def __init__(
         self, model: str, *, n_ctx: int = 4096, n_threads: int | None = None, constrained: bool = True, seed: int = 0,
-        parallel: int = 4,
+        parallel: int = 4, jump_forward: bool = True,
     ) -> None:
         from llama_cpp import Llama
 
@@ -75,7 +77,7 @@ class LlamaCppBackend:
             from smallext.teachers.backends.batching import BatchEngine
 
             self.engine = BatchEngine(self.llm, parallel=parallel, n_ctx=n_ctx + (parallel - 1) * n_ctx // 2,
-                                      n_threads=threads)
+                                      n_threads=threads, jump_forward=jump_forward)
         self.concurrency = parallel if self.engine is not None else 1
 
     def count_tokens(self, text: str) -> int:
