@@ -147,7 +147,8 @@ def load_teacher(
 
     opts: dict[str, Any] = dict(
         shots=shots, examples=examples, api_key_env=api_key_env, concurrency=concurrency, chunk_chars=chunk_chars,
-        threads=threads, n_ctx=n_ctx, constrained=constrained, jump_forward=jump_forward, reply_format=reply_format, occurrences=occurrences,
+        threads=threads, n_ctx=n_ctx, constrained=constrained, jump_forward=jump_forward,
+        reply_format=reply_format, occurrences=occurrences,
         label_map=label_map,
         response_format=response_format, timeout=timeout, max_retries=max_retries,
     )
