@@ -204,9 +204,10 @@ def markdown(d: dict) -> str:
                   "| system | F1 (95% CI) | P | R | test documents | documents/s | p50 ms | peak RSS MB |",
                   "|---|---|---|---|---|---|---|---|"]
         for r in t["rows"]:
+            p50 = "n/a" if r["latency_p50_ms"] is None else f"{r['latency_p50_ms']:,.1f}"  # spaCy: batch only
             lines.append(f"| {r['system']} | {r['f1']:.3f} ({r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}) "
                          f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['documents']} "
-                         f"| {r['documents_per_s']:,.2f} | {r['latency_p50_ms'] or 0:,.1f} | {r['peak_rss_mb']:,.0f} |")
+                         f"| {r['documents_per_s']:,.2f} | {p50} | {r['peak_rss_mb']:,.0f} |")
         a = t["teacher_annotation"]
         lines += ["", f"Teacher annotation of the unlabelled corpus: {a['documents']} documents in "
                       f"{a['wall_seconds'] / 60:.1f} min, {a['tokens_in']:,} tokens in, {a['tokens_out']:,} out, "
