@@ -39,6 +39,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import REPO, RESULTS, RUNS, machine, met, write_results  # noqa: E402
+from smallext.report import annotation_time  # noqa: E402
 
 QWEN = "llamacpp:qwen2.5-coder-1.5b"
 OUT = RUNS / "distill"
@@ -71,7 +72,7 @@ def annotation_cost(m: dict) -> dict:
     a = m["annotation"]
     return {"documents": a["documents"], "wall_seconds": a["wall_seconds"], "tokens_in": a["tokens_in"],
             "tokens_out": a["tokens_out"], "failed": a["failed"], "ungrounded_rate": a["ungrounded_rate"],
-            "annotated_this_run": a["annotated_this_run"]}
+            "annotated_this_run": a["annotated_this_run"], "time": annotation_time(a)}
 
 
 def llm_table(name: str, llm: dict, gold: dict) -> dict:
@@ -209,8 +210,8 @@ def markdown(d: dict) -> str:
                          f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['documents']} "
                          f"| {r['documents_per_s']:,.2f} | {p50} | {r['peak_rss_mb']:,.0f} |")
         a = t["teacher_annotation"]
-        lines += ["", f"Teacher annotation of the unlabelled corpus: {a['documents']} documents in "
-                      f"{a['wall_seconds'] / 60:.1f} min, {a['tokens_in']:,} tokens in, {a['tokens_out']:,} out, "
+        lines += ["", f"Teacher annotation of the unlabelled corpus: {a['documents']} documents; wall time "
+                      f"{a.get('time', annotation_time(a))}; {a['tokens_in']:,} tokens in, {a['tokens_out']:,} out, "
                       f"{a['failed']} failed, {a['ungrounded_rate']:.1%} of returned strings ungrounded.", ""]
         for name, v in t["targets"].items():
             detail = ", ".join(f"{k} {x:,.3f}" for k, x in v.items() if k != "met")

@@ -266,6 +266,17 @@ def test_kill_minus_9_loses_nothing_and_repeats_no_finished_call(smollm, tmp_pat
         assert db.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == calls_before + len(second)
     redone = {i for (ids_json,) in second for i in json.loads(ids_json)}
     assert not (redone & finished_before), "a finished document was sent to the model again"
+    # the killed run's wall time still counts: both runs left their progress and their clock in the store
+    from smallext.teachers.store import Store
+
+    totals = Store(store).totals()
+    with sqlite3.connect(store) as db:
+        runs = db.execute("SELECT started, finished, stats FROM runs ORDER BY run_id").fetchall()
+    assert len(runs) == 2 and all(f is not None and f > s for s, f, _ in runs)
+    first, second_n = (json.loads(st)["annotated_this_run"] for _, _, st in runs)
+    assert first >= 1 and second_n == 24 - len(finished_before)
+    assert totals["annotated_all_runs"] == first + second_n
+    assert totals["wall_seconds_all_runs"] == pytest.approx(sum(f - s for s, f, _ in runs), abs=0.01)
 
 
 # ------------------------------------------------------------------------------------- other teachers

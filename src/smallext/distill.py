@@ -221,10 +221,11 @@ def run_teacher_on(spec: str, schema_path: str, opts: dict, docs_json: list[dict
 
     with sqlite3.connect(store) as db:
         lat = [r[0] * 1000 for r in db.execute("SELECT latency FROM calls WHERE error IS NULL AND latency > 0")]
-    fresh = summary["annotated_this_run"]
-    if fresh and summary["calls_this_run"]:  # calls may overlap (concurrency): wall time is the cost
-        seconds, basis = summary["wall_seconds"] * len(docs) / fresh, f"wall time over the {fresh} documents annotated"
-    else:  # every document came from an earlier run's store: its recorded call latencies
+    done = summary["annotated_all_runs"]
+    if done and summary["calls"]:  # calls may overlap (concurrency): wall time is the cost
+        seconds = summary["wall_seconds_all_runs"] * len(docs) / done
+        basis = f"wall time over the {done} documents annotated (all runs)"
+    else:  # documents from a store written before runs kept a clock: its recorded call latencies
         seconds, basis = summary["call_seconds"] or summary["wall_seconds"], "call latencies recorded in the store"
     n_tokens = sum(len(d.text.split()) for d in docs)
     timing = {"documents_per_s": len(docs) / max(seconds, 1e-9), "tokens_per_s": n_tokens / max(seconds, 1e-9),
@@ -336,6 +337,7 @@ def distill(config: str | Path | dict | DistillConfig, *, force: list[str] | Non
         console.print("[evaluate] reusing metrics.json")
         metrics = json.loads(metrics_path.read_text())
     else:
+        t_eval = time.perf_counter()
         metrics = {"config": cfg.model_dump(by_alias=True), "annotation": ann, "training": train_info}
         if cfg.test:
             test = schema.map_documents(load_documents(cfg.test))
@@ -365,6 +367,9 @@ def distill(config: str | Path | dict | DistillConfig, *, force: list[str] | Non
             }
             tt, st = metrics["test"]["teacher"]["timing"], s_time
             metrics["test"]["speedup_documents_per_s"] = st["documents_per_s"] / max(tt["documents_per_s"], 1e-12)
+        metrics["stage_seconds"] = {"annotate": ann.get("wall_seconds_all_runs") or ann["wall_seconds"],
+                                    "train": train_info.get("seconds"),
+                                    "evaluate": round(time.perf_counter() - t_eval, 1)}
         metrics["wall_seconds"] = round(time.perf_counter() - t_start, 1)
         with atomic_write(metrics_path) as f:
             f.write(json.dumps(metrics, indent=2, default=str))

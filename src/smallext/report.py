@@ -11,6 +11,19 @@ from typing import Any
 from smallext.io.atomic import atomic_write
 
 
+def annotation_time(ann: dict) -> str:
+    """The teacher's annotation wall time, in words, from an :func:`~smallext.teachers.annotate.annotate`
+    summary: over every run of its store when they kept a clock, else the last run's and for how many documents."""
+    if ann.get("annotated_all_runs"):
+        n = ann["annotated_all_runs"]
+        return f"{ann['wall_seconds_all_runs'] / 60:.1f} min for {n} documents" + (
+            "" if n == ann["documents"] else f" (of {ann['documents']}; the rest from earlier runs without a clock)")
+    n = ann.get("annotated_this_run", ann["documents"])
+    if n and n != ann["documents"]:
+        return f"{ann['wall_seconds'] / 60:.1f} min for the {n} documents annotated by the last run"
+    return f"{ann['wall_seconds'] / 60:.1f} min"
+
+
 def _f(x: float | None, fmt: str = ".3f") -> str:
     return "-" if x is None else format(x, fmt)
 
@@ -43,7 +56,7 @@ def render_markdown(m: dict[str, Any]) -> str:
              f"early stopping on {m['training']['dev']}",
              f"- Annotation: {ann['documents']} documents, {ann['spans']} spans, {ann['failed']} failed, "
              f"ungrounded rate {ann['ungrounded_rate']:.1%}, tokens in/out {ann['tokens_in']:,}/{ann['tokens_out']:,}, "
-             f"annotation wall time {ann['wall_seconds'] / 60:.1f} min"
+             f"annotation wall time {annotation_time(ann)}"
              + (f", estimated cost {ann['estimated_cost']}" if ann.get("estimated_cost") is not None else ""), ""]
     if cfg["teacher"] == "gold":
         lines += ["> The teacher is `gold`: it copies the gold labels. This is an upper bound for experiments, "
@@ -72,7 +85,11 @@ def render_markdown(m: dict[str, Any]) -> str:
     for typ in sorted(set(tp) | set(sp)):
         lines.append(f"| {typ} | {_f(tp.get(typ, {}).get('f1'))} | {_f(sp.get(typ, {}).get('f1'))} "
                      f"| {sp.get(typ, tp.get(typ, {})).get('support', 0)} |")
-    lines += ["", f"Total wall time: {m.get('wall_seconds', 0) / 60:.1f} min", ""]
+    st = m.get("stage_seconds")
+    stages = (f"; by stage: annotation {st['annotate'] / 60:.1f} min, training {(st['train'] or 0) / 60:.1f} min, "
+              f"evaluation {st['evaluate'] / 60:.1f} min") if st else ""
+    lines += ["", "Wall time of the distill run that made these measurements: "
+                  f"{m.get('wall_seconds', 0) / 60:.1f} min{stages}", ""]
     return "\n".join(lines)
 
 

@@ -52,7 +52,9 @@ def annotate(
 
     Returns:
         A summary: ``documents``, ``spans``, ``failed``, ``ungrounded_rate``, ``tokens_in``, ``tokens_out``,
-        ``calls``, ``cache_hits``, ``wall_seconds``, ``estimated_cost``, ``grounding``, ``store``, ``output``,
+        ``calls``, ``cache_hits``, ``wall_seconds`` (this run), ``wall_seconds_all_runs`` and
+        ``annotated_all_runs`` (wall time and documents finished over every run of the store, killed ones
+        included up to their last finished chunk), ``estimated_cost``, ``grounding``, ``store``, ``output``,
         and ``documents_out`` (the annotated documents).
 
     Raises:
@@ -109,12 +111,14 @@ def annotate(
                         counters["failed"] += len(res.failed)
                         counters["spans"] += sum(len(d.spans) for d in res.docs)
                         finished_new += len(res.docs) + len(res.failed)
+                        st.touch_run(finished_new)
                         elapsed = time.perf_counter() - t0
                         bar.update(task, advance=len(res.docs) + len(res.failed),
                                    rate=finished_new / max(elapsed, 1e-9),
                                    tokens=counters["tokens_in"] + counters["tokens_out"],
                                    ungrounded=stats.ungrounded, failed=counters["failed"])
         wall = time.perf_counter() - t0
+        st.touch_run(finished_new)
         results = st.results(docs)
         if out is not None:
             write_jsonl(results, out)
@@ -136,6 +140,8 @@ def annotate(
             "cache_hits_this_run": counters["cache_hits"],
             "failed_calls": totals["failed_calls"],
             "wall_seconds": round(wall, 2),
+            "wall_seconds_all_runs": totals["wall_seconds_all_runs"],
+            "annotated_all_runs": totals["annotated_all_runs"],
             "call_seconds": totals["call_seconds"],
             "estimated_cost": round(tokens / 1e6 * price_per_mtok, 4) if price_per_mtok is not None else None,
             "grounding": g,

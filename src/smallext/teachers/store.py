@@ -161,6 +161,13 @@ class Store:
             self.run_id = cur.lastrowid
         return self.run_id
 
+    def touch_run(self, annotated: int) -> None:
+        """Record this run's progress (documents finished so far, and the time), so that the wall time of a
+        run that is killed still counts in :meth:`totals`."""
+        with self._lock:
+            self.db.execute("UPDATE runs SET finished=?, stats=? WHERE run_id=?",
+                            (time.time(), json.dumps({"annotated_this_run": annotated}), self.run_id))
+
     def finish_run(self, stats: dict[str, Any]) -> None:
         with self._lock:
             self.db.execute("UPDATE runs SET finished=?, stats=? WHERE run_id=?",
@@ -175,6 +182,7 @@ class Store:
                 " SUM(error IS NOT NULL) FROM calls"
             ).fetchone()
             stats_rows = [r[0] for r in self.db.execute("SELECT stats FROM calls WHERE stats IS NOT NULL")]
+            runs = self.db.execute("SELECT started, finished, stats FROM runs WHERE finished IS NOT NULL").fetchall()
         g: dict[str, int] = {}
         for s in stats_rows:
             for k, v in json.loads(s).items():
@@ -182,4 +190,6 @@ class Store:
         return {
             "documents": status, "calls": calls[0], "failed_calls": calls[4] or 0, "tokens_in": calls[1],
             "tokens_out": calls[2], "call_seconds": round(calls[3], 2), "grounding": g,
+            "wall_seconds_all_runs": round(sum(f - s for s, f, _ in runs), 2),
+            "annotated_all_runs": sum(json.loads(st or "{}").get("annotated_this_run", 0) for _, _, st in runs),
         }
