@@ -51,7 +51,7 @@ def busy_seconds(store: Path) -> float:
 
 
 def run_system(name, spec, schema, gold, *, threads, shots=0, examples=None, chunk_chars=400, constrained=True,
-               ensemble_mode="majority", cache=None, concurrency=4, reply_format="list"):
+               ensemble_mode="majority", cache=None, concurrency=4, reply_format="list", jump_forward=True):
     from smallext.evaluate import evaluate
     from smallext.teachers import load_teacher
     from smallext.teachers.annotate import annotate
@@ -60,7 +60,7 @@ def run_system(name, spec, schema, gold, *, threads, shots=0, examples=None, chu
           f"format={reply_format}", file=sys.stderr, flush=True)
     teacher = load_teacher(spec, schema, shots=shots, examples=examples, threads=threads, chunk_chars=chunk_chars,
                            constrained=constrained, ensemble_mode=ensemble_mode, concurrency=concurrency,
-                           reply_format=reply_format)
+                           reply_format=reply_format, jump_forward=jump_forward)
     store = RUNS / "teacher" / f"{name}.sqlite"
     t0 = time.perf_counter()
     summary = annotate(gold, teacher, None, store=store, progress=False, cache=cache)
