@@ -1,6 +1,7 @@
 """Jump-forward decoding: which characters of a JSON reply its schema forces."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -9,7 +10,7 @@ from smallext.teachers.backends.jump_forward import JumpForward, supports
 from smallext.teachers.task import NERTask
 
 LABELS = ["person", "product", "programming language", "field"]
-LIST = NERTask(load_schema("schemas/crossner-ai.yaml")).json_schema()
+LIST = NERTask(load_schema(Path(__file__).resolve().parents[1] / "schemas" / "crossner-ai.yaml")).json_schema()
 ITEM = {"type": "object", "properties": {"text": {"type": "string"}, "type": {"type": "string", "enum": LABELS}},
         "required": ["text", "type"]}
 SCHEMA = {"type": "object", "properties": {"entities": {"type": "array", "items": ITEM}}, "required": ["entities"]}
