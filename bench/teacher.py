@@ -34,22 +34,6 @@ from common import REPO, RUNS, machine, write_results  # noqa: E402
 QWEN = "llamacpp:qwen2.5-coder-1.5b"
 
 
-def busy_seconds(store: Path) -> float:
-    """Seconds during which at least one call of ``store`` was in flight: the length of the union of the
-    calls' [end - latency, end] intervals (summed latencies would overcount overlapping calls)."""
-    import sqlite3
-
-    with sqlite3.connect(store) as db:
-        spans = sorted((end - lat, end) for lat, end in db.execute(
-            "SELECT latency, created FROM calls WHERE latency > 0 AND created IS NOT NULL"))
-    total, reach = 0.0, float("-inf")
-    for a, b in spans:
-        if b > reach:
-            total += b - max(a, reach)
-            reach = b
-    return total
-
-
 def run_system(name, spec, schema, gold, *, threads, shots=0, examples=None, chunk_chars=400, constrained=True,
                ensemble_mode="majority", cache=None, concurrency=4, reply_format="list", jump_forward=True):
     from smallext.evaluate import evaluate
@@ -82,7 +66,9 @@ def run_system(name, spec, schema, gold, *, threads, shots=0, examples=None, chu
         seconds = acc["wall_seconds"] / acc["sentences"] * n
         timing = f"wall time over the {acc['sentences']} sentences annotated by runs that kept a clock"
     elif calls:  # replies recorded before runs kept a clock: the time during which calls were in flight
-        seconds, timing = busy_seconds(store), "union of the call intervals recorded in the store"
+        from smallext.teachers.store import Store
+
+        seconds, timing = Store(store).busy_seconds(), "union of the call intervals recorded in the store"
     else:
         seconds, timing = wall, "wall time"
     return {

@@ -225,8 +225,12 @@ def run_teacher_on(spec: str, schema_path: str, opts: dict, docs_json: list[dict
     if done and summary["calls"]:  # calls may overlap (concurrency): wall time is the cost
         seconds = summary["wall_seconds_all_runs"] * len(docs) / done
         basis = f"wall time over the {done} documents annotated (all runs)"
-    else:  # documents from a store written before runs kept a clock: its recorded call latencies
-        seconds, basis = summary["call_seconds"] or summary["wall_seconds"], "call latencies recorded in the store"
+    elif summary["calls"]:  # a store written before runs kept a clock: the time its calls were in flight
+        from smallext.teachers.store import Store
+
+        seconds, basis = Store(store).busy_seconds(), "union of the call intervals recorded in the store"
+    else:  # no LLM calls (e.g. spaCy)
+        seconds, basis = summary["wall_seconds"], "wall time"
     n_tokens = sum(len(d.text.split()) for d in docs)
     timing = {"documents_per_s": len(docs) / max(seconds, 1e-9), "tokens_per_s": n_tokens / max(seconds, 1e-9),
               "seconds": round(seconds, 2), "timing_basis": basis,

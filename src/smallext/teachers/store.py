@@ -164,14 +164,25 @@ class Store:
     def touch_run(self, annotated: int) -> None:
         """Record this run's progress (documents finished so far, and the time), so that the wall time of a
         run that is killed still counts in :meth:`totals`."""
-        with self._lock:
-            self.db.execute("UPDATE runs SET finished=?, stats=? WHERE run_id=?",
-                            (time.time(), json.dumps({"annotated_this_run": annotated}), self.run_id))
+        self.finish_run({"annotated_this_run": annotated})
 
     def finish_run(self, stats: dict[str, Any]) -> None:
         with self._lock:
             self.db.execute("UPDATE runs SET finished=?, stats=? WHERE run_id=?",
                             (time.time(), json.dumps(stats), self.run_id))
+
+    def busy_seconds(self) -> float:
+        """Seconds during which at least one recorded call was in flight: the length of the union of the
+        calls' [end - latency, end] intervals (summed latencies overcount calls that overlap)."""
+        with self._lock:
+            spans = sorted((end - lat, end) for lat, end in self.db.execute(
+                "SELECT latency, created FROM calls WHERE latency > 0 AND created IS NOT NULL"))
+        total, reach = 0.0, float("-inf")
+        for a, b in spans:
+            if b > reach:
+                total += b - max(a, reach)
+                reach = b
+        return total
 
     def totals(self) -> dict[str, Any]:
         """Totals over the whole store: documents by status, calls, tokens, grounding statistics."""

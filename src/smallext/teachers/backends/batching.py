@@ -60,7 +60,6 @@ class _Slot:
     reserved: int
     sampler: object | None
     out: list[int] = field(default_factory=list)
-    last: int = -1
     pending: list[int] = field(default_factory=list)  # tokens of ``out`` not yet evaluated
     jf: JumpForward | None = None
     utf8: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
@@ -116,7 +115,7 @@ class BatchEngine:
         self.n_batch = n_batch
         self.parallel = parallel
         self.jump_forward = jump_forward
-        self._forced_cache: dict[str, list[int]] = {}
+        self._forced_cache: dict[str, tuple[list[int], str]] = {}  # text -> (tokens, last token's text)
         self.batch = L.llama_batch_init(n_batch, 0, parallel + 1)
         self.prefix: list[int] = []
         cand = np.zeros(self.n_vocab, dtype=[("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
@@ -215,9 +214,7 @@ class BatchEngine:
         tok = int(logits.argmax())
         if slot.sampler is None:
             return tok
-        one = self._one
-        one["id"], one["logit"], one["p"] = tok, logits[tok], 0.0
-        if self._apply(slot.sampler, one) and np.isfinite(one["logit"][0]):
+        if self._allows(slot.sampler, tok):
             L.llama_sampler_accept(slot.sampler, tok)
             return tok
         self.stats["grammar_full"] += 1
@@ -228,6 +225,12 @@ class BatchEngine:
         tok = int(cand["id"][int(cand["logit"].argmax())])
         L.llama_sampler_accept(slot.sampler, tok)
         return tok
+
+    def _allows(self, sampler, tok: int) -> bool:
+        """Whether the grammar ``sampler`` accepts ``tok`` next (checked on that one token, not the vocabulary)."""
+        one = self._one
+        one["id"], one["logit"], one["p"] = tok, 0.0, 0.0
+        return self._apply(sampler, one) and bool(np.isfinite(one["logit"][0]))
 
     def _apply(self, sampler, arr: np.ndarray) -> bool:
         L = self.L
@@ -293,7 +296,6 @@ class BatchEngine:
 
     def _emit(self, slot: _Slot, tok: int) -> None:
         """Append a sampled token to the reply, then the tokens the JSON schema forces after it."""
-        slot.last = tok
         slot.out.append(tok)
         slot.pending = [tok]
         if slot.jf is not None and not self.L.llama_vocab_is_eog(self.vocab, tok):
@@ -306,18 +308,19 @@ class BatchEngine:
         text = slot.jf.forced()
         if not text:
             return
-        toks = self._forced_cache.get(text)
-        if toks is None:
+        cached = self._forced_cache.get(text)
+        if cached is None:
             toks = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
             if self.llm.detokenize(toks).decode("utf-8", errors="replace") != text:
                 toks = []
-            self._forced_cache[text] = toks
+            tail = self.llm.detokenize(toks[-1:]).decode("utf-8", errors="replace") if toks else ""
+            cached = self._forced_cache[text] = (toks, tail)
+        toks, tail = cached
         if not toks:
             slot.jf.off = True
             return
         if not slot.jf.done:
             # the last token is left to the model, which may merge its characters with the next ones
-            tail = self.llm.detokenize(toks[-1:]).decode("utf-8", errors="replace")
             if not text.endswith(tail):
                 slot.jf.off = True
                 return
@@ -329,10 +332,8 @@ class BatchEngine:
         if len(toks) > room:
             slot.jf.off = True  # the forced text could not be emitted whole: decode freely from here
             return
-        one = self._one
         for t in toks:
-            one["id"], one["logit"], one["p"] = t, 0.0, 0.0
-            if not self._apply(slot.sampler, one) or not np.isfinite(one["logit"][0]):
+            if not self._allows(slot.sampler, t):
                 slot.jf.off = True
                 return
             self.L.llama_sampler_accept(slot.sampler, t)
@@ -403,7 +404,7 @@ class BatchEngine:
             self._maybe_finish(s, slots)
 
     def _maybe_finish(self, slot: _Slot, slots: dict[int, _Slot]) -> None:
-        if self.L.llama_vocab_is_eog(self.vocab, slot.last) or (slot.jf is not None and slot.jf.done):
+        if self.L.llama_vocab_is_eog(self.vocab, slot.out[-1]) or (slot.jf is not None and slot.jf.done):
             del slots[slot.seq]
             self._finish(slot, "stop")
         elif len(slot.out) >= slot.req.max_tokens:
