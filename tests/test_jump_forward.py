@@ -115,3 +115,43 @@ def test_unread_characters_must_come_from_the_model():
     other.unread(" [")
     other.feed("\n")  # something else than what was handed back
     assert other.off
+
+
+def _entities(*pairs: tuple[str, str]) -> list[dict]:
+    return [{"text": t, "type": y} for t, y in pairs]
+
+
+def test_a_repetition_loop_is_cut_after_the_item_that_repeats_too_often():
+    loop = _entities(("SVM", "field"), ("Ada", "person")) + _entities(("Ada", "person")) * 5
+    jf = JumpForward(SCHEMA, max_repeats=2)
+    reply = json.dumps({"entities": loop})
+    fed = 0
+    while jf.truncated() is None:
+        jf.feed(reply[fed])
+        fed += 1
+    # the third "Ada" is the cut; what came before is kept and the reply is closed as valid JSON
+    assert json.loads(jf.truncated()) == {"entities": loop[:4]}
+    assert fed == jf.loop_at == len(json.dumps({"entities": loop[:4]})) - 2
+    # as often as allowed, or never asked: no cut
+    for max_repeats, items in ((2, loop[:3]), (None, loop)):
+        quiet = JumpForward(SCHEMA, max_repeats=max_repeats)
+        quiet.feed(json.dumps({"entities": items}))
+        assert quiet.done and quiet.loop_at is None and quiet.truncated() is None
+    # identical text with another type is another item
+    mixed = JumpForward(SCHEMA, max_repeats=1)
+    mixed.feed(json.dumps({"entities": _entities(("Ada", "person"), ("Ada", "product"))}))
+    assert mixed.done and mixed.truncated() is None
+
+
+def test_a_loop_cannot_be_cut_while_required_keys_are_still_to_come():
+    schema = {"type": "object", "properties": {"entities": {"type": "array", "items": {"type": "string"}},
+                                               "note": {"type": "string"}}, "required": ["entities", "note"]}
+    jf = JumpForward(schema, max_repeats=1)
+    jf.feed('{"entities": ["a", "a", "a"], "note": "x"}')
+    assert jf.loop_at is not None and jf.truncated() is None and jf.done
+    pairs = {"type": "object", "properties": {"entities": {"type": "array", "items": {
+        "type": "array", "prefixItems": [{"type": "string"}, {"type": "string", "enum": LABELS}]}}},
+        "required": ["entities"]}
+    jf = JumpForward(pairs, max_repeats=1)
+    jf.feed('{"entities": [["a", "field"], ["a", "field"], ["b", "field"]]}')
+    assert json.loads(jf.truncated()) == {"entities": [["a", "field"], ["a", "field"]]}

@@ -108,6 +108,10 @@ def test_batch_engine_decodes_parallel_sequences(smollm):
     assert huge.error and "context" in huge.error
     assert ask(par, texts[0]).error is None  # and the engine goes on
     par.engine.close()
+    from smallext.teachers.backends.batching import BatchEngine
+
+    with pytest.raises(ValueError, match="max_repeats"):  # 0 would cut every reply after its first entity
+        BatchEngine(par.llm, max_repeats=0)
 
 
 # ----------------------------------------------------------------------------------- OpenAI-compatible

@@ -232,6 +232,8 @@ def annotate_cmd(
     jump_forward: Annotated[
         bool, typer.Option(help="llamacpp: emit the characters the JSON schema forces without decoding them.")
     ] = True,
+    max_repeats: Annotated[int, typer.Option(
+        min=0, help="llamacpp: end a reply that lists an identical entity more than N times (0: never).")] = 2,
     reply_format: Annotated[str, typer.Option(help="LLM reply format: list, pairs or grouped.")] = "list",
     occurrences: Annotated[str, typer.Option(help="all or first: grounding of repeated strings.")] = "all",
     ensemble_mode: Annotated[str, typer.Option(help="majority, union or weighted.")] = "majority",
@@ -246,7 +248,8 @@ def annotate_cmd(
     t = load_teacher(
         teacher, schema, shots=shots, examples=examples, api_key_env=api_key_env, concurrency=concurrency,
         chunk_chars=chunk_chars, threads=threads, constrained=constrained, jump_forward=jump_forward,
-        reply_format=reply_format, occurrences=occurrences, ensemble_mode=ensemble_mode, ensemble_gold=ensemble_gold,
+        max_repeats=max_repeats or None, reply_format=reply_format, occurrences=occurrences,
+        ensemble_mode=ensemble_mode, ensemble_gold=ensemble_gold,
     )
     summary = annotate(load_documents(input), t, out, store=store, limit=limit, progress=not quiet,
                        price_per_mtok=price_per_mtok)

@@ -58,6 +58,7 @@ class TeacherOptions(BaseModel):
     threads: int | None = None
     constrained: bool = True
     jump_forward: bool = True
+    max_repeats: int | None = Field(2, ge=1)
     reply_format: Literal["list", "pairs", "grouped"] = "list"
     occurrences: str = "all"
     api_key_env: str = "OPENAI_API_KEY"
@@ -189,8 +190,12 @@ def _timings(latencies_ms: list[float], n_docs: int, n_tokens: int, seconds: flo
 
 
 def measure_student(model_dir: str, texts: list[str], threads: int | None) -> dict[str, Any]:
-    """Throughput (batch 32) and per-document latency (batch 1) of a packaged student, in this process."""
-    from smallext.students.extractor import Extractor
+    """Throughput and per-document latency of a packaged student, in this process.
+
+    Throughput is timed the way :func:`~smallext.students.extractor.extract_file` runs a batch job (calls of
+    ``FILE_CHUNK`` documents, windows batched 32 at a time by length); latency is one call per document.
+    """
+    from smallext.students.extractor import FILE_CHUNK, Extractor
 
     ex = Extractor.load(model_dir, threads=threads)
     ex.extract(texts[:8])
@@ -200,8 +205,8 @@ def measure_student(model_dir: str, texts: list[str], threads: int | None) -> di
         ex.extract([t])
         lat.append((time.perf_counter() - t0) * 1000)
     t0 = time.perf_counter()
-    for lo in range(0, len(texts), 32):
-        ex.extract(texts[lo : lo + 32])
+    for lo in range(0, len(texts), FILE_CHUNK):
+        ex.extract(texts[lo : lo + FILE_CHUNK])
     seconds = time.perf_counter() - t0
     out = _timings(lat, len(texts), sum(len(t.split()) for t in texts), seconds)
     return out

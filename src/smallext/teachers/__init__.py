@@ -52,6 +52,7 @@ def load_teacher(
     n_ctx: int = 4096,
     constrained: bool = True,
     jump_forward: bool = True,
+    max_repeats: int | None = 2,
     reply_format: str = "list",
     occurrences: str = "all",
     label_map: dict[str, str] | None = None,
@@ -76,6 +77,8 @@ def load_teacher(
         constrained: constrain LLM replies to the JSON schema where the backend supports it.
         jump_forward: ``llamacpp`` with concurrency > 1: emit the characters the JSON schema forces without
             decoding them token by token (see :mod:`smallext.teachers.backends.jump_forward`).
+        max_repeats: ``llamacpp`` with concurrency > 1: end a reply that lists an identical entity more than
+            this many times (a repetition loop), keeping the entities before; ``None``: never.
         reply_format: LLM reply format, ``list``, ``pairs`` or ``grouped`` (see :mod:`smallext.teachers.task`).
         occurrences: ``all`` or ``first``: grounding of a string found several times.
         label_map: ``spacy`` teacher: pipeline type -> schema type.
@@ -121,7 +124,8 @@ def load_teacher(
             from smallext.teachers.backends.llamacpp import LlamaCppBackend
 
             backend = LlamaCppBackend(arg, n_ctx=n_ctx, n_threads=threads, constrained=constrained,
-                                      parallel=concurrency, jump_forward=jump_forward)
+                                      parallel=concurrency, jump_forward=jump_forward,
+                                      max_repeats=max_repeats)
         else:
             from smallext.teachers.backends.openai import OpenAIBackend
 
@@ -148,7 +152,7 @@ def load_teacher(
     opts: dict[str, Any] = dict(
         shots=shots, examples=examples, api_key_env=api_key_env, concurrency=concurrency, chunk_chars=chunk_chars,
         threads=threads, n_ctx=n_ctx, constrained=constrained, jump_forward=jump_forward,
-        reply_format=reply_format, occurrences=occurrences,
+        max_repeats=max_repeats, reply_format=reply_format, occurrences=occurrences,
         label_map=label_map,
         response_format=response_format, timeout=timeout, max_retries=max_retries,
     )

@@ -17,6 +17,9 @@ serves them (continuous batching: a finished sequence's slot takes the next wait
   separators, the rest of a type name once it is unambiguous) are tokenized and evaluated in the same
   forward pass as the slot's next token, instead of one decoding step each; a reply that is complete
   ends without asking the model for its end-of-text token.
+- Repetition loops are cut: when a reply lists an array item (an entity) for the ``max_repeats + 1``-th time,
+  the reply ends after it, closed as valid JSON (:meth:`.JumpForward.truncated`), instead of decoding the
+  loop until the model leaves it or ``max_tokens`` runs out. The entities before the cut are kept.
 - Flash attention is on: with several sequences in one cache, attention is a large share of the work.
 - A prompt is admitted only when the KV cache has room for it and its ``max_tokens``; a prompt that cannot
   fit even alone gets an error reply.
@@ -76,19 +79,24 @@ class BatchEngine:
         n_threads: CPU threads.
         n_batch: most tokens per ``llama_decode`` call (longer prompts are evaluated in pieces).
         jump_forward: append the characters a JSON schema forces without decoding them one by one.
+        max_repeats: end a JSON reply that lists an identical array item more than this many times (a
+            repetition loop); ``None``: never. Needs a schema :func:`.jump_forward.supports`.
 
     Raises:
-        ValueError: the model has no chat template in its GGUF metadata, or ``parallel`` is out of range.
+        ValueError: the model has no chat template in its GGUF metadata, or ``parallel`` or ``max_repeats`` is
+            out of range.
         RuntimeError: llama.cpp could not make the context.
     """
 
     def __init__(self, llm, *, parallel: int = 4, n_ctx: int = 8192, n_threads: int = 2, n_batch: int = 512,
-                 jump_forward: bool = True) -> None:
+                 jump_forward: bool = True, max_repeats: int | None = 2) -> None:
         import llama_cpp as L
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         if not 1 <= parallel <= 32:
             raise ValueError(f"parallel must be between 1 and 32, not {parallel}")
+        if max_repeats is not None and max_repeats < 1:
+            raise ValueError(f"max_repeats must be at least 1 (or None), not {max_repeats}")
         template = llm.metadata.get("tokenizer.chat_template")
         if not template:
             raise ValueError("the GGUF has no chat template (tokenizer.chat_template); use parallel=1")
@@ -115,6 +123,7 @@ class BatchEngine:
         self.n_batch = n_batch
         self.parallel = parallel
         self.jump_forward = jump_forward
+        self.max_repeats = max_repeats
         self._forced_cache: dict[str, tuple[list[int], str]] = {}  # text -> (tokens, last token's text)
         self.batch = L.llama_batch_init(n_batch, 0, parallel + 1)
         self.prefix: list[int] = []
@@ -123,7 +132,7 @@ class BatchEngine:
         self._cand = cand
         self._one = np.zeros(1, dtype=cand.dtype)
         self.stats = {"prefill_tokens": 0, "prefill_s": 0.0, "decode_steps": 0, "decode_tokens": 0, "decode_s": 0.0,
-                      "sample_s": 0.0, "grammar_full": 0, "forced_tokens": 0}
+                      "sample_s": 0.0, "grammar_full": 0, "forced_tokens": 0, "repetition_stops": 0}
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="llamacpp-batch", daemon=True)
         self._thread.start()
@@ -239,14 +248,15 @@ class BatchEngine:
         L.llama_sampler_apply(sampler, ctypes.byref(tda))
         return tda.size == len(arr)
 
-    def _finish(self, slot: _Slot, reason: str | None, error: str | None = None) -> None:
+    def _finish(self, slot: _Slot, reason: str | None, error: str | None = None, text: str | None = None) -> None:
         L = self.L
         L.llama_memory_seq_rm(self.mem, slot.seq, -1, -1)
         if slot.sampler is not None:
             L.llama_sampler_free(slot.sampler)
         req = slot.req
         out = [t for t in slot.out if not L.llama_vocab_is_eog(self.vocab, t)]
-        text = self.llm.detokenize(out).decode("utf-8", errors="replace")
+        if text is None:
+            text = self.llm.detokenize(out).decode("utf-8", errors="replace")
         req.reply = Reply(text, len(req.tokens), len(slot.out), reason, time.perf_counter() - req.t0, error)
         req.done.set()
 
@@ -281,9 +291,11 @@ class BatchEngine:
                 self._fail(req, "llama.cpp: could not compile the JSON-schema grammar")
                 return None
         slot = _Slot(seq, req, len(toks), len(rest) + req.max_tokens, sampler)
-        if sampler is not None and self.jump_forward and req.json_schema is not None and supports(req.json_schema):
-            slot.jf = JumpForward(req.json_schema)
-            self._force(slot)  # the reply's opening, e.g. '{"entities": [', is evaluated with the prompt
+        follow = self.jump_forward or self.max_repeats is not None
+        if sampler is not None and follow and req.json_schema is not None and supports(req.json_schema):
+            slot.jf = JumpForward(req.json_schema, self.max_repeats)
+            if self.jump_forward:
+                self._force(slot)  # the reply's opening, e.g. '{"entities": [', is evaluated with the prompt
         slots[seq] = slot
         feed = rest + slot.pending
         slot.pending = []
@@ -300,7 +312,8 @@ class BatchEngine:
         slot.pending = [tok]
         if slot.jf is not None and not self.L.llama_vocab_is_eog(self.vocab, tok):
             slot.jf.feed(slot.utf8.decode(self.llm.detokenize([tok])))
-            self._force(slot)
+            if self.jump_forward and slot.jf.truncated() is None:
+                self._force(slot)
 
     def _force(self, slot: _Slot) -> None:
         """Append the forced characters' tokens (each checked against the grammar, within ``max_tokens``)."""
@@ -404,7 +417,12 @@ class BatchEngine:
             self._maybe_finish(s, slots)
 
     def _maybe_finish(self, slot: _Slot, slots: dict[int, _Slot]) -> None:
-        if self.L.llama_vocab_is_eog(self.vocab, slot.out[-1]) or (slot.jf is not None and slot.jf.done):
+        cut = slot.jf.truncated() if slot.jf is not None else None
+        if cut is not None:
+            del slots[slot.seq]
+            self.stats["repetition_stops"] += 1
+            self._finish(slot, "stop", text=cut)
+        elif self.L.llama_vocab_is_eog(self.vocab, slot.out[-1]) or (slot.jf is not None and slot.jf.done):
             del slots[slot.seq]
             self._finish(slot, "stop")
         elif len(slot.out) >= slot.req.max_tokens:

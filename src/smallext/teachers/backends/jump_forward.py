@@ -13,6 +13,11 @@ canonical layout (a newline, say: the grammar allows it) simply stops being help
 Supported schemas: objects whose properties are all required, arrays (``items`` or fixed ``prefixItems``),
 strings and string enums, nested freely. :func:`supports` says whether a schema qualifies.
 
+The matcher also notices a repetition loop, the way small models fail on long lists: an array item written
+for the ``max_repeats + 1``-th time (``{"text": "classifier", "type": "product"}`` listed eleven times for a
+sentence that names it twice). :meth:`JumpForward.truncated` then gives the reply cut after that item and
+closed, so the engine can stop decoding there.
+
 Source: jump-forward decoding with a compressed finite-state machine, SGLang (Zheng et al., 2024,
 "SGLang: Efficient Execution of Structured Language Model Programs", NeurIPS 2024, section 4).
 """
@@ -53,22 +58,30 @@ class JumpForward:
 
     Args:
         schema: the reply's JSON Schema (must satisfy :func:`supports`).
+        max_repeats: an array item identical (character for character) to this many earlier items of the
+            same array marks a repetition loop; ``None``: never.
 
     Attributes:
         done: the reply's JSON value is complete.
         off: the reply left the canonical layout; nothing more is forced.
+        loop_at: characters of the reply up to the end of the item that marked a repetition loop, or ``None``.
 
     Raises:
         ValueError: the schema is not supported.
     """
 
-    def __init__(self, schema: dict) -> None:
+    def __init__(self, schema: dict, max_repeats: int | None = None) -> None:
         if not supports(schema):
             raise ValueError("jump-forward decoding supports objects with all properties required, arrays, "
                              "strings and string enums")
         self.done = False
         self.off = False
         self._ahead = ""  # forced characters handed back with :meth:`unread`, still to come from the model
+        self.max_repeats = max_repeats
+        self.loop_at: int | None = None
+        self._loop_close: str | None = None
+        self._read: list[str] = []  # every character the matchers have read
+        self._closers: list[str | None] = []  # per open container: what closes it now (None: it cannot close)
         self._gen = self._value(schema, None)
         self._hint = next(self._gen)
 
@@ -87,6 +100,7 @@ class JumpForward:
                 self.off = not ch.isspace()
                 continue
             try:
+                self._read.append(ch)
                 self._hint = self._gen.send(ch)
             except StopIteration:
                 self.done, self._hint = True, ""
@@ -104,6 +118,13 @@ class JumpForward:
             out.append(hint)
             self.feed(hint)
         return "".join(out)
+
+    def truncated(self) -> str | None:
+        """The reply cut after the item that marked a repetition loop and closed (valid JSON), or ``None``
+        when there is no loop or the containers open there cannot be closed yet (required keys to come)."""
+        if self.loop_at is None or self._loop_close is None:
+            return None
+        return "".join(self._read[: self.loop_at]) + self._loop_close
 
     def unread(self, text: str) -> None:
         """Hand back the end of the last :meth:`forced` text: the model is to produce it after all.
@@ -161,29 +182,46 @@ class JumpForward:
 
     def _object(self, schema: dict, first: str | None) -> _Matcher:
         yield from self._lit("{", first)
-        for i, (key, sub) in enumerate(schema["properties"].items()):
+        props = schema["properties"]
+        self._closers.append(None)
+        for i, (key, sub) in enumerate(props.items()):
             yield from self._lit((", " if i else "") + json.dumps(key) + ": ", None)
+            self._closers[-1] = "}" if i == len(props) - 1 else None  # closable once in its last value
             yield from self._value(sub, None)
+        self._closers.pop()
         yield from self._lit("}", None)
 
     def _array(self, schema: dict, first: str | None) -> _Matcher:
         yield from self._lit("[", first)
         if "prefixItems" in schema:
+            self._closers.append(None)
             for i, sub in enumerate(schema["prefixItems"]):
                 if i:
                     yield from self._lit(", ", None)
                 yield from self._value(sub, None)
+            self._closers.pop()
             yield from self._lit("]", None)
             return
+        self._closers.append("]")
+        seen: dict[str, int] = {}
         c = yield ""
-        if c == "]":
-            return
-        yield from self._value(schema["items"], c)
-        while True:
+        start = len(self._read) - 1  # the item's first character, already read
+        while c != "]":
+            yield from self._value(schema["items"], c)
+            self._item_done(seen, start)
             c = yield ""
             if c == "]":
-                return
+                break
             if c != ",":
                 raise _Deviation
             yield from self._lit(" ", None)
-            yield from self._value(schema["items"], None)
+            start, c = len(self._read), None
+        self._closers.pop()
+
+    def _item_done(self, seen: dict[str, int], start: int) -> None:
+        item = "".join(self._read[start:])
+        seen[item] = seen.get(item, 0) + 1
+        if self.max_repeats is not None and self.loop_at is None and seen[item] > self.max_repeats:
+            self.loop_at = len(self._read)
+            closers = self._closers[::-1]
+            self._loop_close = None if None in closers else "".join(closers)  # type: ignore[arg-type]

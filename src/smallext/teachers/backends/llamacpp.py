@@ -50,6 +50,8 @@ class LlamaCppBackend:
             holds ``n_ctx`` tokens for the first sequence plus ``n_ctx / 2`` for each further one.
         jump_forward: with ``parallel > 1`` and a JSON schema, append the characters the schema forces
             without decoding them one token at a time (see :mod:`.jump_forward`).
+        max_repeats: with ``parallel > 1`` and a JSON schema, end a reply that lists an identical item more
+            than this many times (a repetition loop), keeping what came before; ``None``: never.
 
     Raises:
         ConfigError: the model is not installed or the file does not exist.
@@ -59,7 +61,7 @@ class LlamaCppBackend:
 
     def __init__(
         self, model: str, *, n_ctx: int = 4096, n_threads: int | None = None, constrained: bool = True, seed: int = 0,
-        parallel: int = 4, jump_forward: bool = True,
+        parallel: int = 4, jump_forward: bool = True, max_repeats: int | None = 2,
     ) -> None:
         from llama_cpp import Llama
 
@@ -77,7 +79,8 @@ class LlamaCppBackend:
             from smallext.teachers.backends.batching import BatchEngine
 
             self.engine = BatchEngine(self.llm, parallel=parallel, n_ctx=n_ctx + (parallel - 1) * n_ctx // 2,
-                                      n_threads=threads, jump_forward=jump_forward)
+                                      n_threads=threads, jump_forward=jump_forward,
+                                      max_repeats=max_repeats)
         self.concurrency = parallel if self.engine is not None else 1
 
     def count_tokens(self, text: str) -> int:
