@@ -76,3 +76,24 @@ def test_aliases_map_labels(tmp_path):
     j = tmp_path / "s.json"
     j.write_text('{"name": "j", "entity_types": [{"name": "A", "definition": "d"}]}')
     assert load_schema(j).labels == ["A"]
+
+
+def test_schema_guidelines_are_stated_once_in_the_prompt(tmp_path):
+    from smallext.teachers.task import NERTask
+
+    p = write(tmp_path, "name: x\nguidelines: [Mark every mention.]\nentity_types:\n"
+                        "  - {name: A, definition: first, guidelines: [A only.]}\n  - {name: B, definition: second}\n")
+    system = NERTask(load_schema(p)).system
+    assert system.count("Mark every mention.") == 1 and system.count("A only.") == 1
+    assert system.index("Mark every mention.") < system.index("- A: first") < system.index("A only.")
+    assert "Rules for every type" not in NERTask(load_schema(p), guidelines=False).system
+    with pytest.raises(ConfigError, match="guidelines"):
+        load_schema(write(tmp_path, "name: x\nguidelines: Mark.\nentity_types:\n  - {name: A, definition: d}\n"))
+
+
+def test_shipped_schemas_state_shared_guidelines_at_the_top():
+    # a guideline written under several types belongs in the schema's own guidelines (the prompt says it once)
+    for path in SCHEMAS:
+        s = load_schema(path)
+        per_type = [g for t in s.entity_types for g in t.guidelines]
+        assert len(per_type) == len(set(per_type)), f"{path.name}: a guideline is repeated under several types"

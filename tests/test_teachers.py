@@ -99,6 +99,9 @@ def test_batch_engine_decodes_parallel_sequences(smollm):
     assert sum(r.finish_reason == "stop" for r in replies) >= 4
     # jump-forward decoding: the keys and quotes forced by the schema took no decoding step of their own
     assert 0 < par.engine.stats["forced_tokens"] < sum(r.tokens_out for r in replies)
+    # continuous batching: the prompts admitted while others were decoding were evaluated in their batches
+    assert par.engine.stats["mixed_steps"] > 0
+    assert par.engine.stats["prefill_tokens"] == sum(r.tokens_in for r in replies) - 5 * len(prefix)
     # greedy decoding is deterministic for the same batch (parallel and one-at-a-time replies may differ in the
     # last bits of the logits, so they are not compared)
     assert ask(par, texts[0]).text == ask(par, texts[0]).text

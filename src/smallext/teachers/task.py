@@ -58,8 +58,11 @@ REPLY_FORMATS = ("list", "pairs", "grouped")
 
 
 def render_types(schema: Schema, guidelines: bool = True) -> str:
-    """The entity-type section of the system prompt."""
+    """The entity-type section of the system prompt: the schema's rules for every type (once), then each type
+    with its definition and own guidelines."""
     lines = []
+    if guidelines and schema.guidelines:
+        lines += ["Rules for every type:", *(f"- {g}" for g in schema.guidelines), "", "Types:"]
     for t in schema.entity_types:
         lines.append(f"- {t.name}: {t.definition}")
         if guidelines:

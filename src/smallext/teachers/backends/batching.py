@@ -7,7 +7,12 @@ serves them (continuous batching: a finished sequence's slot takes the next wait
 
 - The KV cache is unified; sequence 0 holds the shared prompt prefix (the system message: instructions and
   entity types), evaluated once and shared with each slot by ``llama_memory_seq_cp`` without copying.
-- Each slot evaluates only its own suffix (shots and input text), then decodes one token per step in a batch
+- Each slot evaluates only its own suffix (shots and input text), and does so in the same ``llama_decode``
+  batch as the other slots' next tokens (as ``llama-server`` does): the running slots do not stop for a new
+  prompt, and one ``llama_decode`` call (one pass over the weights) serves both. Measured on the first 48
+  CrossNER-AI dev sentences with 8 slots, back to back against each suffix evaluated on its own call:
+  215 s vs 197 s, then 235 s vs 271 s, a difference inside this virtual machine's run-to-run spread (the
+  host took 13-18% of the CPU during the second pair). Then the slot decodes one token per step in a batch
   with the other active slots.
 - Decoding is greedy. With a JSON schema, a per-slot GBNF grammar sampler (``json_schema_to_gbnf``)
   constrains it; the argmax token is checked against the grammar first and the whole vocabulary is filtered
@@ -59,13 +64,17 @@ class _Request:
 class _Slot:
     seq: int
     req: _Request
-    pos: int
+    n_past: int  # positions of the sequence already evaluated
     reserved: int
     sampler: object | None
     out: list[int] = field(default_factory=list)
-    pending: list[int] = field(default_factory=list)  # tokens of ``out`` not yet evaluated
+    pending: list[int] = field(default_factory=list)  # tokens not yet evaluated: prompt suffix, then ``out``'s tail
     jf: JumpForward | None = None
     utf8: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
+
+    def prompt_left(self) -> int:
+        """Prompt tokens not evaluated yet (at the front of ``pending``)."""
+        return max(0, len(self.req.tokens) - self.n_past)
 
 
 class BatchEngine:
@@ -132,7 +141,7 @@ class BatchEngine:
         self._cand = cand
         self._one = np.zeros(1, dtype=cand.dtype)
         self.stats = {"prefill_tokens": 0, "prefill_s": 0.0, "decode_steps": 0, "decode_tokens": 0, "decode_s": 0.0,
-                      "sample_s": 0.0, "grammar_full": 0, "forced_tokens": 0, "repetition_stops": 0}
+                      "sample_s": 0.0, "grammar_full": 0, "forced_tokens": 0, "repetition_stops": 0, "mixed_steps": 0}
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="llamacpp-batch", daemon=True)
         self._thread.start()
@@ -265,7 +274,8 @@ class BatchEngine:
         req.done.set()
 
     def _admit(self, req: _Request, slots: dict[int, _Slot]) -> _Slot | None:
-        """Start ``req`` in a free slot: share the prefix, evaluate the rest, sample its first token."""
+        """Start ``req`` in a free slot: share the prefix; the rest of the prompt (and the reply's forced
+        opening) becomes the slot's pending tokens, evaluated by the next steps."""
         L = self.L
         toks = req.tokens
         seq = next(s for s in range(1, self.parallel + 1) if s not in slots)
@@ -290,20 +300,14 @@ class BatchEngine:
             if not sampler:
                 self._fail(req, "llama.cpp: could not compile the JSON-schema grammar")
                 return None
-        slot = _Slot(seq, req, len(toks), len(rest) + req.max_tokens, sampler)
+        slot = _Slot(seq, req, start, len(rest) + req.max_tokens, sampler)
         follow = self.jump_forward or self.max_repeats is not None
         if sampler is not None and follow and req.json_schema is not None and supports(req.json_schema):
             slot.jf = JumpForward(req.json_schema, self.max_repeats)
             if self.jump_forward:
                 self._force(slot)  # the reply's opening, e.g. '{"entities": [', is evaluated with the prompt
+        slot.pending = rest + slot.pending  # evaluated with the next decoding steps (see :meth:`_step`)
         slots[seq] = slot
-        feed = rest + slot.pending
-        slot.pending = []
-        if not self._prefill(feed, start, seq):
-            del slots[seq]
-            self._finish(slot, None, "llama.cpp: the prompt does not fit in the context")
-            return None
-        self._emit(slot, self._sample(slot, (len(feed) - 1) % self.n_batch))
         return slot
 
     def _emit(self, slot: _Slot, tok: int) -> None:
@@ -395,24 +399,38 @@ class BatchEngine:
             if not self._fits(req, slots):
                 break
             waiting.pop(0)
-            slot = self._admit(req, slots)
-            if slot is not None:
-                self._maybe_finish(slot, slots)
+            self._admit(req, slots)
         if not slots:
             return
-        active = sorted(slots.values(), key=lambda s: s.seq)
+        # one batch: every decoding slot's next token (and forced tokens), then as much of the new prompts as
+        # fits in n_batch; a slot samples once all its pending tokens are evaluated
+        active = sorted(slots.values(), key=lambda s: (s.prompt_left() > 0, s.seq))
         items: list[tuple[int, int, int, bool]] = []
-        last: list[int] = []
+        ready: list[tuple[_Slot, int]] = []
+        taken: list[tuple[_Slot, int]] = []
+        n_prompt = 0
         for s in active:
-            base = s.pos + len(s.out) - len(s.pending)
-            items += [(t, base + j, s.seq, j == len(s.pending) - 1) for j, t in enumerate(s.pending)]
-            last.append(len(items) - 1)
+            take = min(len(s.pending), self.n_batch - len(items))
+            if take <= 0:
+                continue
+            whole = take == len(s.pending)
+            items += [(t, s.n_past + j, s.seq, whole and j == take - 1) for j, t in enumerate(s.pending[:take])]
+            n_prompt += max(0, min(take, s.prompt_left()))
+            taken.append((s, take))
+            if whole:
+                ready.append((s, len(items) - 1))
         if self._decode(items, "decode") != 0:
             for s in active:
                 del slots[s.seq]
                 self._finish(s, None, "llama.cpp: decoding failed (context full)")
             return
-        for s, idx in zip(active, last, strict=True):
+        self.stats["prefill_tokens"] += n_prompt
+        self.stats["decode_tokens"] -= n_prompt
+        self.stats["mixed_steps"] += 0 < n_prompt < len(items)  # a new prompt evaluated with others' tokens
+        for s, take in taken:
+            s.n_past += take
+            s.pending = s.pending[take:]
+        for s, idx in ready:
             self._emit(s, self._sample(s, idx))
             self._maybe_finish(s, slots)
 
