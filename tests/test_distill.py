@@ -106,3 +106,15 @@ def test_config_errors_name_the_field(tmp_path):
         load_config(tiny_config(tmp_path, colour="red"))
     with pytest.raises(ConfigError, match="schema"):
         load_config({"corpus": "x", "teacher": "gold", "output": "o"})
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "examples").glob("*.yaml")), ids=lambda p: p.stem)
+def test_example_configs_are_valid(path):
+    from smallext.distill import load_config
+    from smallext.models import MODELS
+    from smallext.schema import load_schema
+
+    cfg, _ = load_config(path)
+    load_schema(REPO / cfg.schema_path)  # the schema it names exists and is valid
+    backend, _, model = cfg.teacher.partition(":")
+    assert backend != "llamacpp" or model in MODELS  # a local teacher that `smallext models install` knows
