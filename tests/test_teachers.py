@@ -117,6 +117,15 @@ def test_batch_engine_decodes_parallel_sequences(smollm):
         BatchEngine(par.llm, max_repeats=0)
 
 
+def test_batch_engine_cache_stays_within_the_training_context(smollm):
+    from smallext.teachers.backends.llamacpp import LlamaCppBackend
+
+    par = LlamaCppBackend(str(smollm), n_threads=2, parallel=8, n_ctx=2048)  # 2,048 + 7 x 1,024 = 9,216 asked
+    trained = par.llm._model.n_ctx_train()
+    assert trained == 8192 and par.engine.n_ctx == trained
+    par.engine.close()
+
+
 # ----------------------------------------------------------------------------------- OpenAI-compatible
 def test_openai_backend_against_llama_cpp_server(smollm, tmp_path):
     from smallext.teachers import load_teacher

@@ -47,7 +47,9 @@ class LlamaCppBackend:
         constrained: constrain replies to the JSON schema.
         seed: sampling seed (decoding is greedy anyway).
         parallel: sequences decoded together (1: one call at a time). With ``parallel > 1`` the KV cache
-            holds ``n_ctx`` tokens for the first sequence plus ``n_ctx / 2`` for each further one.
+            holds ``n_ctx`` tokens for the first sequence plus ``n_ctx / 2`` for each further one, at most
+            the model's training context (one KV cache serves all sequences, and llama.cpp warns when it
+            is larger than that).
         jump_forward: with ``parallel > 1`` and a JSON schema, append the characters the schema forces
             without decoding them one token at a time (see :mod:`.jump_forward`).
         max_repeats: with ``parallel > 1`` and a JSON schema, end a reply that lists an identical item more
@@ -78,7 +80,10 @@ class LlamaCppBackend:
         if parallel > 1 and self.llm.metadata.get("tokenizer.chat_template"):
             from smallext.teachers.backends.batching import BatchEngine
 
-            self.engine = BatchEngine(self.llm, parallel=parallel, n_ctx=n_ctx + (parallel - 1) * n_ctx // 2,
+            kv = n_ctx + (parallel - 1) * n_ctx // 2
+            trained = self.llm._model.n_ctx_train()  # 0 when the GGUF does not say
+            kv = min(kv, max(n_ctx, trained)) if trained > 0 else kv
+            self.engine = BatchEngine(self.llm, parallel=parallel, n_ctx=kv,
                                       n_threads=threads, jump_forward=jump_forward,
                                       max_repeats=max_repeats)
         self.concurrency = parallel if self.engine is not None else 1
