@@ -186,15 +186,15 @@ class BatchEngine:
     def _tokenize(self, formatted) -> list[int]:
         return self.llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True)
 
-    def _decode(self, items: list[tuple[int, int, int, bool]], kind: str = "prefill") -> int:
+    def _decode(self, items: list[tuple[int, int, int, bool]], kind: str) -> int:
         """Run ``llama_decode`` on (token, position, sequence, wants logits) items (at most n_batch);
-        ``kind`` (``prefill`` or ``decode``) names the counters it adds to."""
+        its time goes to ``stats[kind + "_s"]`` (``prefill``: the shared prefix; ``decode``: a step, counted
+        in ``decode_steps``). The callers count the tokens."""
         t0 = time.perf_counter()
         try:
             return self._decode_items(items)
         finally:
             self.stats[f"{kind}_s"] += time.perf_counter() - t0
-            self.stats[f"{kind}_tokens"] += len(items)
             self.stats["decode_steps"] += kind == "decode"
 
     def _decode_items(self, items: list[tuple[int, int, int, bool]]) -> int:
@@ -205,15 +205,14 @@ class BatchEngine:
             b.seq_id[i][0] = seq
         return self.L.llama_decode(self.ctx, b)
 
-    def _prefill(self, tokens: list[int], start: int, seq: int) -> bool:
-        """Evaluate ``tokens`` at positions ``start..`` of ``seq``; logits for the last one (batch index 0 of
-        the last piece is not guaranteed: the caller reads index ``len(last piece) - 1``)."""
+    def _prefill_prefix(self, tokens: list[int]) -> bool:
+        """Evaluate the shared prompt prefix into sequence 0, in pieces of ``n_batch`` (no logits: nothing is
+        sampled from it; each slot's own tokens follow in :meth:`_step`)."""
         for i in range(0, len(tokens), self.n_batch):
             piece = tokens[i: i + self.n_batch]
-            last = i + self.n_batch >= len(tokens)
-            items = [(t, start + i + j, seq, last and j == len(piece) - 1) for j, t in enumerate(piece)]
-            if self._decode(items) != 0:
+            if self._decode([(t, i + j, 0, False) for j, t in enumerate(piece)], "prefill") != 0:
                 return False
+            self.stats["prefill_tokens"] += len(piece)
         return True
 
     def _used(self, slots: dict[int, _Slot]) -> int:
@@ -273,7 +272,7 @@ class BatchEngine:
         req.reply = Reply("", len(req.tokens), 0, None, time.perf_counter() - req.t0, error)
         req.done.set()
 
-    def _admit(self, req: _Request, slots: dict[int, _Slot]) -> _Slot | None:
+    def _admit(self, req: _Request, slots: dict[int, _Slot]) -> None:
         """Start ``req`` in a free slot: share the prefix; the rest of the prompt (and the reply's forced
         opening) becomes the slot's pending tokens, evaluated by the next steps."""
         L = self.L
@@ -284,10 +283,10 @@ class BatchEngine:
             # idle: make this prompt's system message the shared prefix
             L.llama_memory_seq_rm(self.mem, 0, -1, -1)
             self.prefix = []
-            if not self._prefill(toks[: req.system_len], 0, 0):
+            if not self._prefill_prefix(toks[: req.system_len]):
                 L.llama_memory_seq_rm(self.mem, 0, -1, -1)
                 self._fail(req, "llama.cpp: could not evaluate the prompt prefix")
-                return None
+                return
             self.prefix = toks[: req.system_len]
             shared = True
         start = len(self.prefix) if shared else 0
@@ -299,7 +298,7 @@ class BatchEngine:
             sampler = L.llama_sampler_init_grammar(self.vocab, req.grammar.encode("utf-8"), b"root")
             if not sampler:
                 self._fail(req, "llama.cpp: could not compile the JSON-schema grammar")
-                return None
+                return
         slot = _Slot(seq, req, start, len(rest) + req.max_tokens, sampler)
         follow = self.jump_forward or self.max_repeats is not None
         if sampler is not None and follow and req.json_schema is not None and supports(req.json_schema):
@@ -308,7 +307,6 @@ class BatchEngine:
                 self._force(slot)  # the reply's opening, e.g. '{"entities": [', is evaluated with the prompt
         slot.pending = rest + slot.pending  # evaluated with the next decoding steps (see :meth:`_step`)
         slots[seq] = slot
-        return slot
 
     def _emit(self, slot: _Slot, tok: int) -> None:
         """Append a sampled token to the reply, then the tokens the JSON schema forces after it."""
@@ -415,7 +413,7 @@ class BatchEngine:
                 continue
             whole = take == len(s.pending)
             items += [(t, s.n_past + j, s.seq, whole and j == take - 1) for j, t in enumerate(s.pending[:take])]
-            n_prompt += max(0, min(take, s.prompt_left()))
+            n_prompt += min(take, s.prompt_left())
             taken.append((s, take))
             if whole:
                 ready.append((s, len(items) - 1))
@@ -425,7 +423,7 @@ class BatchEngine:
                 self._finish(s, None, "llama.cpp: decoding failed (context full)")
             return
         self.stats["prefill_tokens"] += n_prompt
-        self.stats["decode_tokens"] -= n_prompt
+        self.stats["decode_tokens"] += len(items) - n_prompt
         self.stats["mixed_steps"] += 0 < n_prompt < len(items)  # a new prompt evaluated with others' tokens
         for s, take in taken:
             s.n_past += take

@@ -82,7 +82,8 @@ class LlamaCppBackend:
 
             kv = n_ctx + (parallel - 1) * n_ctx // 2
             trained = self.llm._model.n_ctx_train()  # 0 when the GGUF does not say
-            kv = min(kv, max(n_ctx, trained)) if trained > 0 else kv
+            if trained > 0:
+                kv = min(kv, max(n_ctx, trained))
             self.engine = BatchEngine(self.llm, parallel=parallel, n_ctx=kv,
                                       n_threads=threads, jump_forward=jump_forward,
                                       max_repeats=max_repeats)
