@@ -1,7 +1,7 @@
 """Distillation benchmark: the headline result, one table per dataset.
 
     python bench/distill.py [--datasets conll2003 crossner-ai] [--conll-corpus 1000] [--shots K] [--epochs 8]
-                            [--strong] [--strong-base mpnet] [--strong-sentences N]
+                            [--concurrency 16] [--strong] [--strong-base mpnet] [--strong-sentences N]
 
 Every system is a :func:`smallext.distill` run (finished stages are reused, so a re-run or a run after a crash
 repeats no teacher call and no training):
@@ -100,6 +100,7 @@ def main() -> None:
     ap.add_argument("--shots", type=int, default=None, help="LLM shots (default: best in teacher.json, else 0)")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--concurrency", type=int, default=16, help="sequences the LLM teacher decodes together")
     ap.add_argument("--strong", action="store_true", help="also run the strong-teacher scenario")
     ap.add_argument("--strong-base", default="mpnet")
     ap.add_argument("--strong-sentences", type=int, default=None, help="cap each half of CoNLL train (default: all)")
@@ -113,7 +114,7 @@ def main() -> None:
     if shots is None:
         tj = RESULTS / "teacher.json"
         shots = (json.loads(tj.read_text()).get("best_conll_shots") if tj.is_file() else None) or 0
-    topts = {"shots": shots, "threads": args.threads}
+    topts = {"shots": shots, "threads": args.threads, "concurrency": args.concurrency}
     tables, notes = [], []
 
     def save(complete: bool) -> dict:

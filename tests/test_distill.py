@@ -34,15 +34,20 @@ def tiny_config(tmp_path, **over):
     return path
 
 
-def test_distill_end_to_end_and_resume(tmp_path):
+def test_distill_end_to_end_and_resume(tmp_path, monkeypatch):
     pytest.importorskip("llama_cpp")
     from smallext.distill import distill
     from smallext.models import install
     from smallext.students.extractor import Extractor
+    from smallext.teachers.backends.llamacpp import LlamaCppBackend
 
+    closed = []
+    close = LlamaCppBackend.close
+    monkeypatch.setattr(LlamaCppBackend, "close", lambda self: (closed.append(self.llm._model.model), close(self)))
     install("smollm2-135m")
     cfg = tiny_config(tmp_path)
     m = distill(cfg, progress=False)
+    assert len(closed) == 1 and closed[0] is not None  # the annotating teacher was freed before training
     out = tmp_path / "run"
     for name in ("silver.jsonl", "silver.store.sqlite", "metrics.json", "report.md", "report.html", "stages.json"):
         assert (out / name).is_file(), name

@@ -123,7 +123,8 @@ def test_batch_engine_cache_stays_within_the_training_context(smollm):
     par = LlamaCppBackend(str(smollm), n_threads=2, parallel=8, n_ctx=2048)  # 2,048 + 7 x 1,024 = 9,216 asked
     trained = par.llm._model.n_ctx_train()
     assert trained == 8192 and par.engine.n_ctx == trained
-    par.engine.close()
+    par.close()  # distill closes the teacher after annotation: engine stopped, weights freed
+    assert par.engine is None and par.llm._model.model is None
 
 
 # ----------------------------------------------------------------------------------- OpenAI-compatible

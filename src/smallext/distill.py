@@ -298,10 +298,13 @@ def distill(config: str | Path | dict | DistillConfig, *, force: list[str] | Non
         if teacher.uses_gold:  # experiments only: copy the corpus's own labels
             corpus = [d for s in ([cfg.corpus] if isinstance(cfg.corpus, str) else cfg.corpus)
                       for d in load_documents(s)][: cfg.corpus_limit or None]
-        ann = annotate(corpus, teacher, silver_path, store=out / "silver.store.sqlite", progress=progress,
-                       price_per_mtok=price)
+        try:
+            ann = annotate(corpus, teacher, silver_path, store=out / "silver.store.sqlite", progress=progress,
+                           price_per_mtok=price)
+            ann["teacher_description"] = teacher.describe()
+        finally:
+            teacher.close()  # a local LLM's weights and KV cache are not needed for training
         ann.pop("documents_out")
-        ann["teacher_description"] = teacher.describe()
         stages.done("annotate", key1, summary=ann)
     silver = [d for d in read_jsonl(silver_path) if "teacher_error" not in d.meta]
 

@@ -87,3 +87,6 @@ class Teacher:
     def describe(self) -> dict[str, Any]:
         """Facts for reports and the model card."""
         return {"teacher": self.spec}
+
+    def close(self) -> None:
+        """Free what the teacher holds (a local model's weights and KV cache); it cannot annotate after."""

@@ -108,5 +108,9 @@ class EnsembleTeacher(Teacher):
         return {"teacher": self.spec, "mode": self.mode, "weights": self.weights,
                 "members": [m.describe() for m in self.members]}
 
+    def close(self) -> None:
+        for m in self.members:
+            m.close()
+
 
 __all__ = ["EnsembleTeacher", "member_weights", "MODES"]

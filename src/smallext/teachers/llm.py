@@ -115,3 +115,8 @@ class LLMTeacher(Teacher):
             "chunk_chars": self.chunk_chars, "occurrences": self.occurrences,
             "constrained": getattr(self.backend, "constrained", None),
         }
+
+    def close(self) -> None:
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()
