@@ -1,7 +1,8 @@
 """Distillation benchmark: the headline result, one table per dataset.
 
     python bench/distill.py [--datasets conll2003 crossner-ai] [--conll-corpus 1000] [--shots K] [--epochs 8]
-                            [--concurrency 16] [--strong] [--strong-base mpnet] [--strong-sentences N]
+                            [--concurrency 16] [--gold-examples 100] [--strong] [--strong-base mpnet]
+                            [--strong-sentences N]
 
 Every system is a :func:`smallext.distill` run (finished stages are reused, so a re-run or a run after a crash
 repeats no teacher call and no training):
@@ -12,7 +13,9 @@ repeats no teacher call and no training):
   same 200. Upper bound: the same student trained on the gold labels of the same sentences. spaCy
   en_core_web_sm on the whole test set.
 - CrossNER-AI: the run of ``examples/crossner-ai.yaml`` (the ``make demo`` run, reused from ``runs/crossner-ai``
-  when it finished there), and the same student on the dev split's gold labels.
+  when it finished there), and the same student on the dev split's gold labels. With ``--gold-examples N``
+  (default 100, the whole train split): the student on the same silver labels plus N gold documents of the
+  teacher's example pool (``gold_examples`` in the config), and a student on those N gold documents alone.
 - ``--strong``: the strong-teacher scenario. A ``--strong-base`` (all-mpnet-base-v2) student trained on the gold
   of the first half of CoNLL-2003 train labels the second half's text; a MiniLM student is trained on those
   labels and compared with the teacher and with a MiniLM trained on that half's gold. Off by default: on 2 CPU
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -82,7 +86,7 @@ def llm_table(name: str, llm: dict, gold: dict) -> dict:
     upper = row("student trained on gold (upper bound)", gold, "student")
     speedup = student["documents_per_s"] / max(teacher["documents_per_s"], 1e-12)
     return {
-        "dataset": name, "rows": [teacher, student_same, student, upper],
+        "dataset": name, "rows": [teacher, student_same, student, upper], "early_stopping": llm["training"]["dev"],
         "teacher_annotation": annotation_cost(llm),
         "targets": {
             "student_f1_ge_teacher": {"student": student_same["f1"], "teacher": teacher["f1"],
@@ -101,6 +105,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=16, help="sequences the LLM teacher decodes together")
+    ap.add_argument("--gold-examples", type=int, default=100,
+                    help="CrossNER-AI: also train students with this many gold documents of the example pool")
     ap.add_argument("--strong", action="store_true", help="also run the strong-teacher scenario")
     ap.add_argument("--strong-base", default="mpnet")
     ap.add_argument("--strong-sentences", type=int, default=None, help="cap each half of CoNLL train (default: all)")
@@ -133,7 +139,26 @@ def main() -> None:
         gold = run({**cfg, "teacher": "gold", "teacher_options": {}, "teacher_test_limit": None,
                     "student": {**cfg["student"], "threads": args.threads},
                     "output": str(OUT / "crossner-ai-gold")})
-        tables.append(llm_table("crossner-ai", llm, gold))
+        table = llm_table("crossner-ai", llm, gold)
+        if args.gold_examples:
+            # the same silver labels (the demo run's store answers every teacher call) plus the pool's gold,
+            # against a student on that gold alone
+            mixed_out = OUT / "crossner-ai-llm-plus-gold"
+            mixed_out.mkdir(parents=True, exist_ok=True)
+            for store in ("silver.store.sqlite", "teacher_test.store.sqlite"):
+                if not (mixed_out / store).is_file() and (demo_out / store).is_file():
+                    shutil.copyfile(demo_out / store, mixed_out / store)
+            # the pool cannot judge the epochs of students that train on it: 10% of the training data is held out
+            mixed = run({**cfg, "dev": None, "gold_examples": args.gold_examples, "output": str(mixed_out)})
+            pool = run({**cfg, "dev": None, "corpus": cfg["teacher_options"]["examples"],
+                        "corpus_limit": args.gold_examples, "teacher": "gold", "teacher_options": {},
+                        "teacher_test_limit": None,
+                        "student": {**cfg["student"], "threads": args.threads},
+                        "output": str(OUT / "crossner-ai-pool-gold")})
+            n = mixed["training"]["gold_documents"]
+            table["rows"][3:3] = [row(f"student on the silver labels + {n} gold examples", mixed, "student"),
+                                  row(f"student on those {n} gold examples alone", pool, "student")]
+        tables.append(table)
         save(False)
 
     if "conll2003" in args.datasets:
@@ -199,8 +224,8 @@ def main() -> None:
 def markdown(d: dict) -> str:
     lines = ["# Distillation benchmark" + ("" if d.get("complete") else " (partial: the run was interrupted)"), "",
              f"`{d['command']}`: {d['machine']['cpu_count']} CPU cores, {d['threads']} threads; LLM teacher "
-             f"`{QWEN}` with {d['shots']} shots; students MiniLM-L6 int8 ONNX, {d['epochs']} epochs at most "
-             "(early stopping on held-out silver data).", ""]
+             f"`{QWEN}` with {d['shots']} shots; students MiniLM-L6 int8 ONNX (CoNLL-2003: {d['epochs']} epochs at "
+             "most; CrossNER-AI: as in examples/crossner-ai.yaml).", ""]
     for t in d["tables"]:
         lines += [f"## {t['dataset']}", "",
                   "| system | F1 (95% CI) | P | R | test documents | documents/s | p50 ms | peak RSS MB |",
@@ -211,6 +236,8 @@ def markdown(d: dict) -> str:
                          f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['documents']} "
                          f"| {r['documents_per_s']:,.2f} | {p50} | {r['peak_rss_mb']:,.0f} |")
         a = t["teacher_annotation"]
+        if t.get("early_stopping"):
+            lines += ["", f"The distilled student's epochs were judged on {t['early_stopping']}."]
         lines += ["", f"Teacher annotation of the unlabelled corpus: {a['documents']} documents; wall time "
                       f"{a.get('time', annotation_time(a))}; {a['tokens_in']:,} tokens in, {a['tokens_out']:,} out, "
                       f"{a['failed']} failed, {a['ungrounded_rate']:.1%} of returned strings ungrounded.", ""]

@@ -59,6 +59,12 @@ def test_distill_end_to_end_and_resume(tmp_path, monkeypatch):
     assert t["teacher"]["peak_rss_mb"] > 0 and t["student"]["peak_rss_mb"] > 0
     report = (out / "report.md").read_text()
     assert "first 6 of 3250" in report and "F1 per entity type" in report
+    assert "trained on 15 silver documents; early stopping on 1 held-out" in report
+    from smallext.report import render_markdown
+
+    with_gold = {**m, "training": {**m["training"], "train_documents": 19, "gold_documents": 4},
+                 "config": {**m["config"], "teacher_options": {"examples": "conll2003:train"}}}
+    assert "15 silver documents and 4 gold documents of `conll2003:train`" in render_markdown(with_gold)
     assert (out / "report.html").read_text().count("data:image/png;base64,") == 2
     assert len((out / "silver.jsonl").read_text().splitlines()) == 16
 
@@ -111,6 +117,42 @@ def test_config_errors_name_the_field(tmp_path):
         load_config(tiny_config(tmp_path, colour="red"))
     with pytest.raises(ConfigError, match="schema"):
         load_config({"corpus": "x", "teacher": "gold", "output": "o"})
+
+
+def test_student_data_holds_out_silver_and_adds_gold_examples(tmp_path):
+    """Without a gold dev set a seeded 10% of the silver data is held out; gold_examples adds the pool's first
+    N documents to training, skipping any whose text the silver data already has."""
+    from smallext.datasets import load
+    from smallext.distill import load_config, student_data
+    from smallext.io.jsonl import write_jsonl
+    from smallext.schema import load_schema
+
+    schema = load_schema(REPO / "schemas" / "conll2003.yaml")
+    gold = schema.map_documents(load("conll2003:train")[:40])
+    silver = [d.with_spans(d.spans[:1]) for d in gold[:30]]  # a "teacher" that finds one entity at most
+    write_jsonl(gold[20:], tmp_path / "pool.jsonl")  # 10 of its 20 documents are also in the corpus
+    cfg, _ = load_config(tiny_config(tmp_path))
+    train, dev, kind, n_gold = student_data(cfg, schema, silver)
+    assert (len(train), len(dev), n_gold) == (27, 3, 0) and kind == "3 held-out silver documents"
+    assert {d.id for d in train} | {d.id for d in dev} == {d.id for d in silver}
+    assert student_data(cfg, schema, silver)[1] == dev  # seeded: the same documents every run
+
+    cfg, _ = load_config(tiny_config(tmp_path, gold_examples=8,
+                                     teacher_options={"examples": str(tmp_path / "pool.jsonl")}))
+    train2, dev2, _, n_gold = student_data(cfg, schema, silver)
+    assert n_gold == 8 and dev2 == dev and train2[:27] == train
+    assert [d.id for d in train2[27:]] == [d.id for d in gold[30:38]]  # the pool's first 8 not in the corpus
+    assert [d.spans for d in train2[27:]] == [d.spans for d in gold[30:38]]  # with their gold labels
+
+    # with the pool as the gold dev set, no pool document trains
+    cfg, _ = load_config(tiny_config(tmp_path, gold_examples=8, dev=str(tmp_path / "pool.jsonl"),
+                                     teacher_options={"examples": str(tmp_path / "pool.jsonl")}))
+    train3, dev3, kind3, n_gold = student_data(cfg, schema, silver)
+    assert n_gold == 0 and len(train3) == 30 and len(dev3) == 20 and kind3.startswith("gold ")
+
+    cfg, _ = load_config(tiny_config(tmp_path, gold_examples=8))
+    with pytest.raises(ConfigError, match="gold_examples.*teacher_options.examples"):
+        student_data(cfg, schema, silver)
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "examples").glob("*.yaml")), ids=lambda p: p.stem)

@@ -9,6 +9,7 @@ Config (YAML; keys are the interface)::
     dev: null                          # optional gold dev set; without one, part of the silver data is held out
     test: crossner-ai:test             # optional gold test set
     student: {base_model: minilm, epochs: 10}
+    gold_examples: 0                   # N > 0: the student also trains on N gold documents of the example pool
     output: runs/crossner-ai
 
 Stages, each recorded in ``OUTPUT/stages.json`` with a hash of its inputs so a re-run skips finished ones:
@@ -16,7 +17,8 @@ Stages, each recorded in ``OUTPUT/stages.json`` with a hash of its inputs so a r
 1. ``annotate``: the teacher labels the corpus through the store (``silver.store.sqlite``): a crash or a
    re-run repeats no call.
 2. ``train``: the student trains on the silver labels (a held-out share of them for early stopping when no
-   gold dev set is given), then is exported and quantized into ``OUTPUT/model``.
+   gold dev set is given; with ``gold_examples``, also on that many gold documents of the teacher's example
+   pool), then is exported and quantized into ``OUTPUT/model``.
 3. ``evaluate``: on the gold test set, side by side: the teacher (on at most ``teacher_test_limit``
    documents, which the report says) and the student on the same documents, the student on the whole
    set, their agreement, and each one's throughput, p50/p95 latency and peak RSS (measured in child
@@ -99,6 +101,8 @@ class DistillConfig(BaseModel):
     holdout: float = Field(0.1, gt=0, lt=0.5, description="share of silver data held out when dev is null")
     teacher_test_limit: int | None = Field(None, ge=1, description="evaluate the teacher on at most N test docs")
     measure_documents: int = Field(200, ge=10, description="documents timed for throughput and latency")
+    gold_examples: int = Field(0, ge=0, description="add up to N gold documents of teacher_options.examples "
+                                                    "(the few-shot pool) to the student's training data")
 
 
 def load_config(path: str | Path | dict) -> tuple[DistillConfig, Path]:
@@ -138,6 +142,39 @@ def _read_corpus(cfg: DistillConfig) -> list[Document]:
     specs = cfg.corpus if isinstance(cfg.corpus, list) else [cfg.corpus]
     docs = [d.without_spans() for s in specs for d in load_documents(s)]
     return docs[: cfg.corpus_limit] if cfg.corpus_limit else docs
+
+
+def student_data(cfg: DistillConfig, schema, silver: list[Document]) -> tuple[list[Document], list[Document], str, int]:
+    """The student's training and model-selection documents: ``(train, dev, description of dev, gold added)``.
+
+    With a gold ``dev`` set, all silver documents train; without one, a seeded ``holdout`` share of them is
+    kept for early stopping. ``gold_examples`` > 0 adds the first N gold documents of the teacher's example
+    pool (``teacher_options.examples``) to training, leaving out any whose text is in the silver data or the
+    dev set (the corpus, the pool and the dev set may be the same dataset).
+
+    Raises:
+        ConfigError: ``gold_examples`` > 0 without ``teacher_options.examples``, or labels the schema lacks.
+    """
+    from smallext.datasets import load_documents
+
+    if cfg.dev:
+        train_docs, dev_docs, dev_kind = list(silver), schema.map_documents(load_documents(cfg.dev)), f"gold {cfg.dev}"
+    else:
+        rng = random.Random(cfg.student.seed)
+        idx = list(range(len(silver)))
+        rng.shuffle(idx)
+        hold = set(idx[: max(1, int(len(silver) * cfg.holdout))])
+        train_docs = [d for i, d in enumerate(silver) if i not in hold]
+        dev_docs = [d for i, d in enumerate(silver) if i in hold]
+        dev_kind = f"{len(dev_docs)} held-out silver documents"
+    if cfg.gold_examples:
+        if not cfg.teacher_options.examples:
+            raise ConfigError("field gold_examples: needs teacher_options.examples (the gold example pool)")
+        seen = {d.text for d in silver} | {d.text for d in dev_docs}
+        pool = [d for d in schema.map_documents(load_documents(cfg.teacher_options.examples)) if d.text not in seen]
+        gold = pool[: cfg.gold_examples]
+        train_docs += gold
+    return train_docs, dev_docs, dev_kind, len(gold) if cfg.gold_examples else 0
 
 
 class _Stages:
@@ -312,33 +349,25 @@ def distill(config: str | Path | dict | DistillConfig, *, force: list[str] | Non
     from smallext.students.train import TrainConfig, train_student
 
     model_dir = out / "model"
-    dev_docs = schema.map_documents(load_documents(cfg.dev)) if cfg.dev else None
-    if dev_docs is None:
-        rng = random.Random(cfg.student.seed)
-        idx = list(range(len(silver)))
-        rng.shuffle(idx)
-        n_hold = max(1, int(len(silver) * cfg.holdout))
-        hold = set(idx[:n_hold])
-        train_docs = [d for i, d in enumerate(silver) if i not in hold]
-        dev_docs = [d for i, d in enumerate(silver) if i in hold]
-        dev_kind = f"{len(dev_docs)} held-out silver documents"
-    else:
-        train_docs, dev_kind = silver, f"gold {cfg.dev}"
-    key2 = _hash([key1, cfg.student.model_dump(), cfg.dev, cfg.holdout])
+    train_docs, dev_docs, dev_kind, n_gold = student_data(cfg, schema, silver)
+    key2 = _hash([key1, cfg.student.model_dump(), cfg.dev, cfg.holdout]
+                 + ([cfg.gold_examples, cfg.teacher_options.examples] if cfg.gold_examples else []))
     if stages.fresh("train", key2) and (model_dir / "model.onnx").is_file():
         console.print(f"[train] reusing {model_dir}")
         train_info = stages.data["train"]["info"]
     else:
-        console.print(f"[train] student on {len(train_docs)} silver documents (dev: {dev_kind})")
+        gold_note = f" and {n_gold} gold documents of {cfg.teacher_options.examples}" if n_gold else ""
+        console.print(f"[train] student on {len(train_docs) - n_gold} silver documents{gold_note} (dev: {dev_kind})")
         tcfg = TrainConfig(**cfg.student.model_dump())
-        card = {"training_data": f"{cfg.corpus} labelled by the teacher ({len(train_docs)} documents)",
+        card = {"training_data": f"{cfg.corpus} labelled by the teacher ({len(train_docs) - n_gold} documents)"
+                                 + gold_note,
                 "teacher": cfg.teacher + (" (gold labels copied: an upper bound, not a real teacher)"
                                           if cfg.teacher == "gold" else ""),
                 "notes": [f"Early stopping on {dev_kind}."]}
         t0 = time.perf_counter()
         summary = train_student(schema, train_docs, dev_docs, model_dir, tcfg, card=card, progress=progress)
         train_info = {"seconds": round(time.perf_counter() - t0, 1), "train_documents": len(train_docs),
-                      "dev": dev_kind,
+                      "gold_documents": n_gold, "dev": dev_kind,
                       "dev_f1_int8": summary["dev_int8"]["micro"]["f1"] if summary["dev_int8"] else None}
         stages.done("train", key2, info=train_info)
 

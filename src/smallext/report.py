@@ -47,13 +47,18 @@ HEAD = ["system", "F1 (95% CI)", "precision", "recall", "documents", "documents/
         "p95 ms", "peak RSS MB"]
 
 
+def _training_data(t: dict[str, Any], cfg: dict[str, Any]) -> str:
+    gold = t.get("gold_documents") or 0
+    text = f"{t['train_documents'] - gold} silver documents"
+    return text + (f" and {gold} gold documents of `{cfg['teacher_options']['examples']}`" if gold else "")
+
+
 def render_markdown(m: dict[str, Any]) -> str:
     cfg, ann = m["config"], m["annotation"]
     lines = ["# smallext distillation report", "",
              f"- Schema: `{cfg['schema']}`; corpus: `{cfg['corpus']}`; teacher: `{cfg['teacher']}`",
              f"- Student: `{cfg['student']['base_model']}`, {cfg['student']['epochs']} epochs; "
-             f"trained on {m['training']['train_documents']} silver documents; "
-             f"early stopping on {m['training']['dev']}",
+             f"trained on {_training_data(m['training'], cfg)}; early stopping on {m['training']['dev']}",
              f"- Annotation: {ann['documents']} documents, {ann['spans']} spans, {ann['failed']} failed, "
              f"ungrounded rate {ann['ungrounded_rate']:.1%}, tokens in/out {ann['tokens_in']:,}/{ann['tokens_out']:,}, "
              f"annotation wall time {annotation_time(ann)}"
