@@ -264,14 +264,15 @@ def run_teacher_on(spec: str, schema_path: str, opts: dict, docs_json: list[dict
     with sqlite3.connect(store) as db:
         lat = [r[0] * 1000 for r in db.execute("SELECT latency FROM calls WHERE error IS NULL AND latency > 0")]
     done = summary["annotated_all_runs"]
-    if done and summary["calls"]:  # calls may overlap (concurrency): wall time is the cost
+    if done:  # calls may overlap (concurrency): wall time is the cost, over the runs that did the work
+        # (a re-run that finds every document in the store takes no time; its own clock would say so)
         seconds = summary["wall_seconds_all_runs"] * len(docs) / done
         basis = f"wall time over the {done} documents annotated (all runs)"
     elif summary["calls"]:  # a store written before runs kept a clock: the time its calls were in flight
         from smallext.teachers.store import Store
 
         seconds, basis = Store(store).busy_seconds(), "union of the call intervals recorded in the store"
-    else:  # no LLM calls (e.g. spaCy)
+    else:  # nothing recorded (no store runs)
         seconds, basis = summary["wall_seconds"], "wall time"
     n_tokens = sum(len(d.text.split()) for d in docs)
     timing = {"documents_per_s": len(docs) / max(seconds, 1e-9), "tokens_per_s": n_tokens / max(seconds, 1e-9),
