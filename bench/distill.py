@@ -246,7 +246,8 @@ def markdown(d: dict) -> str:
             lines.append(f"- {name}: {detail}: **{met(v['met'])}**")
         lines.append("")
     lines += [f"- {n}" for n in d["notes"]]
-    lines += ["", f"Wall time: {d['wall_seconds'] / 60:.1f} min", ""]
+    lines += ["", f"Wall time of this invocation: {d['wall_seconds'] / 60:.1f} min (stages finished by earlier "
+                  "invocations are reused; each table gives the teacher's annotation time)", ""]
     return "\n".join(lines)
 
 
