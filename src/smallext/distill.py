@@ -167,14 +167,15 @@ def student_data(cfg: DistillConfig, schema, silver: list[Document]) -> tuple[li
         train_docs = [d for i, d in enumerate(silver) if i not in hold]
         dev_docs = [d for i, d in enumerate(silver) if i in hold]
         dev_kind = f"{len(dev_docs)} held-out silver documents"
+    n_gold = 0
     if cfg.gold_examples:
         if not cfg.teacher_options.examples:
             raise ConfigError("field gold_examples: needs teacher_options.examples (the gold example pool)")
         seen = {d.text for d in silver} | {d.text for d in dev_docs}
         pool = [d for d in schema.map_documents(load_documents(cfg.teacher_options.examples)) if d.text not in seen]
-        gold = pool[: cfg.gold_examples]
-        train_docs += gold
-    return train_docs, dev_docs, dev_kind, len(gold) if cfg.gold_examples else 0
+        train_docs += pool[: cfg.gold_examples]
+        n_gold = min(len(pool), cfg.gold_examples)
+    return train_docs, dev_docs, dev_kind, n_gold
 
 
 class _Stages:
@@ -351,6 +352,7 @@ def distill(config: str | Path | dict | DistillConfig, *, force: list[str] | Non
 
     model_dir = out / "model"
     train_docs, dev_docs, dev_kind, n_gold = student_data(cfg, schema, silver)
+    # gold_examples enters the key only when used, so runs finished before the option existed stay finished
     key2 = _hash([key1, cfg.student.model_dump(), cfg.dev, cfg.holdout]
                  + ([cfg.gold_examples, cfg.teacher_options.examples] if cfg.gold_examples else []))
     if stages.fresh("train", key2) and (model_dir / "model.onnx").is_file():
