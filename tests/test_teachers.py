@@ -148,6 +148,8 @@ def test_openai_backend_against_llama_cpp_server(smollm, tmp_path):
         assert res["calls_this_run"] >= 2 and res["tokens_in"] > 100 and res["documents"] == 2
         rows = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
         assert [r["id"] for r in rows] == ["d0", "d1"]
+        teacher.close()  # as distill does after annotation: the client's connection pool is closed
+        assert teacher.backend.client.is_closed()
     finally:
         proc.terminate()
         proc.wait(timeout=30)

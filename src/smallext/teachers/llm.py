@@ -117,6 +117,4 @@ class LLMTeacher(Teacher):
         }
 
     def close(self) -> None:
-        close = getattr(self.backend, "close", None)
-        if close is not None:
-            close()
+        self.backend.close()

@@ -39,3 +39,6 @@ class Backend(Protocol):
     concurrency: int
 
     def complete(self, messages: list[dict[str, str]], *, json_schema: dict | None, max_tokens: int) -> Reply: ...
+
+    def close(self) -> None:
+        """Free what the backend holds (a local model, a connection pool); it cannot answer after."""

@@ -62,6 +62,10 @@ class OpenAIBackend:
         self._openai = openai
         self.client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=max_retries)
 
+    def close(self) -> None:
+        """Close the HTTP client's connection pool; the backend cannot answer after."""
+        self.client.close()
+
     def _format(self, json_schema):
         if self.response_format == "none" or json_schema is None:
             return {}
