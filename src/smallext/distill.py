@@ -173,8 +173,9 @@ def student_data(cfg: DistillConfig, schema, silver: list[Document]) -> tuple[li
             raise ConfigError("field gold_examples: needs teacher_options.examples (the gold example pool)")
         seen = {d.text for d in silver} | {d.text for d in dev_docs}
         pool = [d for d in schema.map_documents(load_documents(cfg.teacher_options.examples)) if d.text not in seen]
-        train_docs += pool[: cfg.gold_examples]
-        n_gold = min(len(pool), cfg.gold_examples)
+        gold = pool[: cfg.gold_examples]
+        train_docs += gold
+        n_gold = len(gold)
     return train_docs, dev_docs, dev_kind, n_gold
 
 
