@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -59,7 +60,11 @@ def test_distill_end_to_end_and_resume(tmp_path, monkeypatch):
     assert t["teacher"]["peak_rss_mb"] > 0 and t["student"]["peak_rss_mb"] > 0
     report = (out / "report.md").read_text()
     assert "first 6 of 3250" in report and "F1 per entity type" in report
-    assert "trained on 15 silver documents; early stopping on 1 held-out" in report
+    # a document the teacher failed on is not silver data (smollm2's output differs between CPUs)
+    n_silver = sum("teacher_error" not in json.loads(line).get("meta", {})
+                   for line in (out / "silver.jsonl").read_text().splitlines())
+    trained = re.search(r"trained on (\d+) silver documents; early stopping on (\d+) held-out", report)
+    assert trained and int(trained[1]) + int(trained[2]) == n_silver >= 8 and int(trained[2]) >= 1
     from smallext.report import render_markdown
 
     with_gold = {**m, "training": {**m["training"], "train_documents": 19, "gold_documents": 4},
