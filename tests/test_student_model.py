@@ -66,11 +66,25 @@ def test_onnx_parity(small):
     f_torch = evaluate(dev, torch_pred, n_boot=0)["micro"]["f1"]
     f_fp32 = evaluate(dev, fp32, n_boot=0)["micro"]["f1"]
     f_int8 = evaluate(dev, int8, n_boot=0)["micro"]["f1"]
-    assert [d.spans for d in fp32] == [[s for s in d.spans] for d in fp32]
+    def keys(d):
+        return [(s.start, s.end, s.label) for s in d.spans]  # scores differ in the last float digits
+
+    same = sum(keys(a) == keys(b) for a, b in zip(torch_pred, fp32, strict=True))
+    assert same >= 0.99 * len(dev), (same, len(dev))
     assert f_fp32 == pytest.approx(f_torch, abs=1e-3)
     assert abs(f_int8 - f_torch) < 0.03, (f_torch, f_int8)
     agree = evaluate(torch_pred, int8, n_boot=0)["micro"]["f1"]
     assert agree > 0.9
+
+
+def test_export_traces_eager_attention_and_restores_the_models(small):
+    """The ONNX graph has explicit attention (the sdpa trace's NaN guards made the int8 model ~20% slower);
+    the trained model keeps its own attention setting."""
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(small["fp32"])).graph.node}
+    assert "Softmax" in ops and "IsNaN" not in ops, sorted(ops)
+    assert small["result"].model.encoder.config._attn_implementation == "sdpa"
 
 
 def test_long_document_is_never_truncated(small):

@@ -31,9 +31,27 @@ INPUTS = ["input_ids", "attention_mask", "case_ids"]
 
 
 def export_onnx(model: TokenClassifier, path: str | Path, opset: int = 17) -> Path:
-    """Export ``model`` (fp32) to ONNX with dynamic batch and sequence axes. Returns ``path``."""
+    """Export ``model`` (fp32) to ONNX with dynamic batch and sequence axes. Returns ``path``.
+
+    The encoder is traced with its ``eager`` attention (explicit MatMul/Softmax; the same outputs as PyTorch's
+    ``sdpa`` within 1e-5): the traced ``sdpa`` graph adds NaN guards around the softmax and its int8 model ran
+    about 20% slower on onnxruntime's CPU provider (bench: 10.4k vs 12.8k tokens/s, batch 32 x 48, 2 threads).
+    The model's own attention setting is restored afterwards.
+    """
     path = Path(path)
     model = model.to("cpu").eval()
+    attn = getattr(model.encoder.config, "_attn_implementation", None)
+    switch = attn not in (None, "eager") and hasattr(model.encoder, "set_attn_implementation")
+    if switch:
+        model.encoder.set_attn_implementation("eager")
+    try:
+        return _trace(model, path, opset)
+    finally:
+        if switch:
+            model.encoder.set_attn_implementation(attn)
+
+
+def _trace(model: TokenClassifier, path: Path, opset: int) -> Path:
     ids = torch.randint(1000, 2000, (2, 16))
     args = (ids, torch.ones_like(ids), torch.ones_like(ids))
     axes = {k: {0: "batch", 1: "seq"} for k in [*INPUTS, "logits"]}
