@@ -57,6 +57,7 @@ def test_distill_end_to_end_and_resume(tmp_path, monkeypatch):
     t = m["test"]
     assert t["teacher_documents"] == 6 and t["teacher_sampled"] and t["documents"] == 3250
     assert 0 <= t["student"]["scores"]["micro"]["f1"] <= 1 and t["student"]["timing"]["documents_per_s"] > 0
+    assert t["student"]["timing"]["passes"] >= 3  # the median of repeated passes, not one sub-second pass
     assert t["teacher"]["peak_rss_mb"] > 0 and t["student"]["peak_rss_mb"] > 0
     report = (out / "report.md").read_text()
     assert "first 6 of 3250" in report and "F1 per entity type" in report

@@ -34,8 +34,10 @@ def export_onnx(model: TokenClassifier, path: str | Path, opset: int = 17) -> Pa
     """Export ``model`` (fp32) to ONNX with dynamic batch and sequence axes. Returns ``path``.
 
     The encoder is traced with its ``eager`` attention (explicit MatMul/Softmax; the same outputs as PyTorch's
-    ``sdpa`` within 1e-5): the traced ``sdpa`` graph adds NaN guards around the softmax and its int8 model ran
-    about 20% slower on onnxruntime's CPU provider (bench: 10.4k vs 12.8k tokens/s, batch 32 x 48, 2 threads).
+    ``sdpa`` within 1e-5): the traced ``sdpa`` graph adds NaN guards around the softmax, and its int8 model ran
+    about 20% slower on onnxruntime's CPU provider (10.4k vs 12.8k tokens/s, batch 32 x 48, 2 threads); whole
+    extraction of 200 test sentences, median of 6 interleaved passes: 229 -> 249 documents/s on CrossNER-AI,
+    327 -> 362 on CoNLL-2003.
     The model's own attention setting is restored afterwards.
     """
     path = Path(path)
