@@ -2,7 +2,7 @@
 
     python bench/distill.py [--datasets conll2003 crossner-ai] [--conll-corpus 1000] [--shots K] [--epochs 8]
                             [--concurrency 16] [--gold-examples 100] [--strong] [--strong-base mpnet]
-                            [--strong-sentences N]
+                            [--strong-sentences N] [--strong-epochs E]
 
 Every system is a :func:`smallext.distill` run (finished stages are reused, so a re-run or a run after a crash
 repeats no teacher call and no training):
@@ -110,6 +110,7 @@ def main() -> None:
     ap.add_argument("--strong", action="store_true", help="also run the strong-teacher scenario")
     ap.add_argument("--strong-base", default="mpnet")
     ap.add_argument("--strong-sentences", type=int, default=None, help="cap each half of CoNLL train (default: all)")
+    ap.add_argument("--strong-epochs", type=int, default=None, help="epochs of the strong teacher (default: --epochs)")
     args = ap.parse_args()
 
     from smallext.datasets import load
@@ -196,12 +197,15 @@ def main() -> None:
         if args.strong_sentences:
             first, second = first[: args.strong_sentences], second[: args.strong_sentences]
             notes.append(f"strong-teacher scenario on the first {args.strong_sentences} sentences of each half")
+        t_epochs = args.strong_epochs or args.epochs
+        notes.append(f"strong teacher ({args.strong_base}): {t_epochs} epochs at most; its students: {args.epochs}")
         OUT.mkdir(parents=True, exist_ok=True)
         write_jsonl(first, OUT / "conll-train-first-half.jsonl")
         write_jsonl(second, OUT / "conll-train-second-half.jsonl")
         common = {"schema": str(REPO / "schemas/conll2003.yaml"), "test": "conll2003:test"}
         teacher = run({**common, "corpus": str(OUT / "conll-train-first-half.jsonl"), "teacher": "gold",
-                       "student": student_opts(args, args.strong_base), "output": str(OUT / "strong-teacher")})
+                       "student": {**student_opts(args, args.strong_base), "epochs": t_epochs},
+                       "output": str(OUT / "strong-teacher")})
         student = run({**common, "corpus": str(OUT / "conll-train-second-half.jsonl"),
                        "teacher": f"model:{OUT / 'strong-teacher' / 'model'}", "student": student_opts(args),
                        "output": str(OUT / "strong-student")})
