@@ -2,7 +2,7 @@
 
     python bench/distill.py [--datasets conll2003 crossner-ai] [--conll-corpus 1000] [--shots K] [--epochs 8]
                             [--concurrency 16] [--gold-examples 100] [--strong] [--strong-base mpnet]
-                            [--strong-sentences N] [--strong-epochs E]
+                            [--strong-sentences N] [--strong-corpus M] [--strong-epochs E]
 
 Every system is a :func:`smallext.distill` run (finished stages are reused, so a re-run or a run after a crash
 repeats no teacher call and no training):
@@ -110,6 +110,8 @@ def main() -> None:
     ap.add_argument("--strong", action="store_true", help="also run the strong-teacher scenario")
     ap.add_argument("--strong-base", default="mpnet")
     ap.add_argument("--strong-sentences", type=int, default=None, help="cap each half of CoNLL train (default: all)")
+    ap.add_argument("--strong-corpus", type=int, default=None,
+                    help="cap of the second half alone (the text the teacher labels); default --strong-sentences")
     ap.add_argument("--strong-epochs", type=int, default=None, help="epochs of the strong teacher (default: --epochs)")
     args = ap.parse_args()
 
@@ -194,9 +196,11 @@ def main() -> None:
         train = load("conll2003:train")
         half = len(train) // 2
         first, second = train[:half], train[half:]
-        if args.strong_sentences:
-            first, second = first[: args.strong_sentences], second[: args.strong_sentences]
-            notes.append(f"strong-teacher scenario on the first {args.strong_sentences} sentences of each half")
+        n_first, n_second = args.strong_sentences, args.strong_corpus or args.strong_sentences
+        first, second = first[:n_first], second[:n_second]  # None: the whole half
+        if n_first or n_second:
+            notes.append(f"strong-teacher scenario: the teacher trained on the first {len(first)} sentences of the "
+                         f"first half, the students on the first {len(second)} of the second")
         t_epochs = args.strong_epochs or args.epochs
         notes.append(f"strong teacher ({args.strong_base}): {t_epochs} epochs at most; its students: {args.epochs}")
         OUT.mkdir(parents=True, exist_ok=True)

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from smallext.doc import Document
 from smallext.errors import ConfigError
 from smallext.io.atomic import atomic_write
+from smallext.report import labels_kind
 
 STAGES = ("annotate", "train", "evaluate", "report")
 
@@ -166,7 +167,7 @@ def student_data(cfg: DistillConfig, schema, silver: list[Document]) -> tuple[li
         hold = set(idx[: max(1, int(len(silver) * cfg.holdout))])
         train_docs = [d for i, d in enumerate(silver) if i not in hold]
         dev_docs = [d for i, d in enumerate(silver) if i in hold]
-        dev_kind = f"{len(dev_docs)} held-out silver documents"
+        dev_kind = f"{len(dev_docs)} held-out {labels_kind(cfg.teacher)} documents"
     n_gold = 0
     if cfg.gold_examples:
         if not cfg.teacher_options.examples:
@@ -371,7 +372,8 @@ def distill(config: str | Path | dict | DistillConfig, *, force: list[str] | Non
         train_info = stages.data["train"]["info"]
     else:
         gold_note = f" and {n_gold} gold documents of {cfg.teacher_options.examples}" if n_gold else ""
-        console.print(f"[train] student on {len(train_docs) - n_gold} silver documents{gold_note} (dev: {dev_kind})")
+        console.print(f"[train] student on {len(train_docs) - n_gold} {labels_kind(cfg.teacher)} documents{gold_note} "
+                      f"(dev: {dev_kind})")
         tcfg = TrainConfig(**cfg.student.model_dump())
         card = {"training_data": f"{cfg.corpus} labelled by the teacher ({len(train_docs) - n_gold} documents)"
                                  + gold_note,

@@ -47,9 +47,15 @@ HEAD = ["system", "F1 (95% CI)", "precision", "recall", "documents", "documents/
         "p95 ms", "peak RSS MB"]
 
 
+def labels_kind(teacher: str) -> str:
+    """What the corpus's labels are called: ``silver`` (a teacher's), or ``gold`` for the ``gold`` teacher,
+    which copies the corpus's own labels."""
+    return "gold" if teacher == "gold" else "silver"
+
+
 def _training_data(t: dict[str, Any], cfg: dict[str, Any]) -> str:
     gold = t.get("gold_documents") or 0
-    text = f"{t['train_documents'] - gold} silver documents"
+    text = f"{t['train_documents'] - gold} {labels_kind(cfg['teacher'])} documents"
     return text + (f" and {gold} gold documents of `{cfg['teacher_options']['examples']}`" if gold else "")
 
 
