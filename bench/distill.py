@@ -19,7 +19,9 @@ repeats no teacher call and no training):
 - ``--strong``: the strong-teacher scenario. A ``--strong-base`` (all-mpnet-base-v2) student trained on the gold
   of the first half of CoNLL-2003 train labels the second half's text; a MiniLM student is trained on those
   labels and compared with the teacher and with a MiniLM trained on that half's gold. Off by default: on 2 CPU
-  cores one mpnet epoch over half of CoNLL-2003 train takes over an hour.
+  cores one mpnet epoch over half of CoNLL-2003 train takes over an hour. ``--strong-sentences 1000
+  --strong-corpus 3000 --strong-epochs 4`` (the teacher on 1,000 gold sentences, the students on 3,000 of the
+  second half) takes about 50 minutes here: training the teacher 12 minutes, each MiniLM 17-19.
 
 For each system: F1 with 95% CI, documents/s, p50 latency and peak RSS (in child processes, see
 :mod:`smallext.distill`), and the teacher's annotation time and tokens. Targets (printed MET / NOT MET): with the
