@@ -51,8 +51,17 @@ QWEN = "llamacpp:qwen2.5-coder-1.5b"
 OUT = RUNS / "distill"
 
 
-def student_opts(args, base="minilm"):
-    return {"base_model": base, "epochs": args.epochs, "batch_size": 8, "threads": args.threads}
+def student_opts(args, base="minilm", layers=None):
+    opts = {"base_model": base, "epochs": args.epochs, "batch_size": 8, "threads": args.threads}
+    return {**opts, "layers": layers} if layers else opts
+
+
+def reuse_stores(src: Path, dst: Path) -> None:
+    """Copy a finished run's teacher stores into another run's folder: every teacher call is answered there."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for store in ("silver.store.sqlite", "teacher_test.store.sqlite"):
+        if not (dst / store).is_file() and (src / store).is_file():
+            shutil.copyfile(src / store, dst / store)
 
 
 def run(cfg: dict) -> dict:
@@ -81,14 +90,21 @@ def annotation_cost(m: dict) -> dict:
             "annotated_this_run": a["annotated_this_run"], "time": annotation_time(a)}
 
 
-def llm_table(name: str, llm: dict, gold: dict) -> dict:
+def llm_table(name: str, llm: dict, gold: dict, full: dict | None = None) -> dict:
+    """The LLM-teacher table; ``full``: the same student config with all encoder layers (a run's metrics)."""
     teacher = row("LLM teacher, applied directly", llm, "teacher")
     student = row("student distilled from the LLM", llm, "student")
     student_same = row("student, on the teacher's documents", llm, "student", scores_key="scores_on_teacher_sample")
     upper = row("student trained on gold (upper bound)", gold, "student")
     speedup = student["documents_per_s"] / max(teacher["documents_per_s"], 1e-12)
+    rows = [teacher, student_same, student]
+    if full is not None:
+        rows += [row("the same student with all encoder layers, on the teacher's documents", full, "student",
+                     scores_key="scores_on_teacher_sample"),
+                 row("the same student with all encoder layers", full, "student")]
     return {
-        "dataset": name, "rows": [teacher, student_same, student, upper], "early_stopping": llm["training"]["dev"],
+        "dataset": name, "rows": [*rows, upper], "early_stopping": llm["training"]["dev"],
+        "student_layers": llm["config"]["student"].get("layers"),
         "teacher_annotation": annotation_cost(llm),
         "targets": {
             "student_f1_ge_teacher": {"student": student_same["f1"], "teacher": teacher["f1"],
@@ -105,6 +121,8 @@ def main() -> None:
     ap.add_argument("--teacher-test", type=int, default=200, help="CoNLL-2003 test sentences the LLM is scored on")
     ap.add_argument("--shots", type=int, default=None, help="LLM shots (default: best in teacher.json, else 0)")
     ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--layers", type=int, default=3,
+                    help="encoder layers of the CoNLL-2003 students (0: all); CrossNER-AI: as its example config")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=16, help="sequences the LLM teacher decodes together")
     ap.add_argument("--gold-examples", type=int, default=100,
@@ -144,15 +162,17 @@ def main() -> None:
         gold = run({**cfg, "teacher": "gold", "teacher_options": {}, "teacher_test_limit": None,
                     "student": {**cfg["student"], "threads": args.threads},
                     "output": str(OUT / "crossner-ai-gold")})
-        table = llm_table("crossner-ai", llm, gold)
+        full = None
+        if cfg["student"].get("layers"):  # the same silver labels, a student with every layer
+            reuse_stores(demo_out, OUT / "crossner-ai-all-layers")
+            full = run({**cfg, "student": {**cfg["student"], "layers": None},
+                        "output": str(OUT / "crossner-ai-all-layers")})
+        table = llm_table("crossner-ai", llm, gold, full)
         if args.gold_examples:
             # the same silver labels (the demo run's store answers every teacher call) plus the pool's gold,
             # against a student on that gold alone
             mixed_out = OUT / "crossner-ai-llm-plus-gold"
-            mixed_out.mkdir(parents=True, exist_ok=True)
-            for store in ("silver.store.sqlite", "teacher_test.store.sqlite"):
-                if not (mixed_out / store).is_file() and (demo_out / store).is_file():
-                    shutil.copyfile(demo_out / store, mixed_out / store)
+            reuse_stores(demo_out, mixed_out)
             # the pool cannot judge the epochs of students that train on it: 10% of the training data is held out
             mixed = run({**cfg, "dev": None, "gold_examples": args.gold_examples, "output": str(mixed_out)})
             pool = run({**cfg, "dev": None, "corpus": cfg["teacher_options"]["examples"],
@@ -170,11 +190,21 @@ def main() -> None:
         common = {"schema": str(REPO / "schemas/conll2003.yaml"), "corpus": "conll2003:train",
                   "corpus_limit": args.conll_corpus, "test": "conll2003:test", "teacher_test_limit": args.teacher_test,
                   "student": student_opts(args)}
-        llm = run({**common, "teacher": QWEN,
-                   "teacher_options": {**topts, "examples": "conll2003:train" if shots else None},
-                   "output": str(OUT / f"conll-llm-{shots}shot")})
-        gold = run({**common, "teacher": "gold", "output": str(OUT / "conll-gold")})
-        table = llm_table("conll2003", llm, gold)
+        llm_cfg = {**common, "teacher": QWEN,
+                   "teacher_options": {**topts, "examples": "conll2003:train" if shots else None}}
+        full_out = OUT / f"conll-llm-{shots}shot"  # the student with every layer (the run's first student)
+        full = run({**llm_cfg, "output": str(full_out)})
+        llm = gold = None
+        if args.layers:
+            reuse_stores(full_out, OUT / f"conll-llm-{shots}shot-{args.layers}layers")
+            llm = run({**llm_cfg, "student": student_opts(args, layers=args.layers),
+                       "output": str(OUT / f"conll-llm-{shots}shot-{args.layers}layers")})
+            gold = run({**common, "teacher": "gold", "student": student_opts(args, layers=args.layers),
+                        "output": str(OUT / f"conll-gold-{args.layers}layers")})
+        else:
+            llm, full = full, None
+            gold = run({**common, "teacher": "gold", "output": str(OUT / "conll-gold")})
+        table = llm_table("conll2003", llm, gold, full)
         # spaCy: its own run over the whole test set (F1, speed, memory measured like the teachers')
         from smallext.distill import in_child, run_teacher_on
         from smallext.evaluate import evaluate
@@ -246,6 +276,9 @@ def markdown(d: dict) -> str:
                          f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['documents']} "
                          f"| {r['documents_per_s']:,.2f} | {p50} | {r['peak_rss_mb']:,.0f} |")
         a = t["teacher_annotation"]
+        if t.get("student_layers"):
+            lines += ["", f"The students run the first {t['student_layers']} of MiniLM-L6's 6 encoder layers "
+                          "(`student.layers`), unless the row says otherwise."]
         if t.get("early_stopping"):
             lines += ["", f"The distilled student's epochs were judged on {t['early_stopping']}."]
         lines += ["", f"Teacher annotation of the unlabelled corpus: {a['documents']} documents; wall time "

@@ -189,3 +189,15 @@ def test_example_configs_are_valid(path):
     load_schema(REPO / cfg.schema_path)  # the schema it names exists and is valid
     backend, _, model = cfg.teacher.partition(":")
     assert backend != "llamacpp" or model in MODELS  # a local teacher that `smallext models install` knows
+
+
+def test_in_child_reports_a_child_that_dies_without_a_result():
+    import os
+
+    from smallext.distill import in_child
+
+    # os._exit ends the child at once, as a kill or a crash in native code would: no result, no exception
+    with pytest.raises(RuntimeError, match="exited with code 3 without a result"):
+        in_child(os._exit, 3)
+    with pytest.raises(RuntimeError, match="ValueError"):
+        in_child(int, "not a number")

@@ -143,3 +143,34 @@ def test_same_seed_same_result():
     pa = [p.detach().numpy() for p in a.model.parameters()][:3]
     pb = [p.detach().numpy() for p in b.model.parameters()][:3]
     assert all(np.allclose(x, y) for x, y in zip(pa, pb, strict=True))
+
+
+def test_a_student_on_the_first_layers_of_its_encoder(small, tmp_path):
+    from smallext.students.base import resolve_base_model
+    from smallext.students.export import package
+    from smallext.students.extractor import Extractor
+    from smallext.students.model import build_model
+    from smallext.students.train import TrainConfig, train
+
+    full = build_model(resolve_base_model("minilm"), 9)
+    two = build_model(resolve_base_model("minilm"), 9, layers=2)
+    assert len(full.encoder.encoder.layer) == 6 and len(two.encoder.encoder.layer) == 2
+    assert two.encoder.config.num_hidden_layers == 2
+    per_layer = sum(p.numel() for p in full.encoder.encoder.layer[0].parameters())
+    n_full, n_two = (sum(p.numel() for p in m.parameters()) for m in (full, two))
+    assert n_full - n_two == 4 * per_layer
+    for bad in (0, 7):
+        with pytest.raises(ValueError, match="between 1 and 6"):
+            build_model(resolve_base_model("minilm"), 9, layers=bad)
+
+    res = train(load("conll2003:train")[:150], None, TYPES, TrainConfig(epochs=1, threads=2, seed=1, layers=2),
+                progress=False)
+    assert len(res.model.encoder.encoder.layer) == 2
+    out = package(res, tmp_path / "two")
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["training"]["config"]["layers"] == 2 and cfg["parameters"] == n_two
+    assert "its first 2 layers" in (out / "README.md").read_text()
+    six = (small["dir"] / "model.onnx").stat().st_size
+    assert (out / "model.onnx").stat().st_size < six - 3 * per_layer  # int8: a byte per weight, 4 layers fewer
+    docs = Extractor.load(out, threads=2).extract(small["dev"][:50])
+    assert len(docs) == 50 and all(s.label in TYPES for d in docs for s in d.spans)

@@ -142,13 +142,17 @@ def train_cmd(
     group_documents: Annotated[
         bool, typer.Option("--group-documents", help="Train on whole -DOCSTART- articles (document context).")
     ] = False,
+    layers: Annotated[
+        int | None, typer.Option(min=1, help="Keep only the base encoder's first N layers (faster, smaller).")
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch and onnxruntime.")] = None,
 ) -> None:
     """Train a student, export it to ONNX int8, and write the model directory with its model card."""
     from smallext.students.train import TrainConfig, train_student
 
     cfg = TrainConfig(
-        base_model=base_model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, casing=casing, threads=threads
+        base_model=base_model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, casing=casing, layers=layers,
+        threads=threads,
     )
     summary = train_student(schema, train, dev, out, cfg, test_data=test, group_documents=group_documents)
     for key in ("dev_torch", "dev_int8", "test_int8"):

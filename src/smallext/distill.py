@@ -8,7 +8,7 @@ Config (YAML; keys are the interface)::
     teacher_options: {shots: 8, examples: crossner-ai:train}
     dev: null                          # optional gold dev set; without one, part of the silver data is held out
     test: crossner-ai:test             # optional gold test set
-    student: {base_model: minilm, epochs: 10}
+    student: {base_model: minilm, epochs: 10}    # also: layers: N keeps the encoder's first N layers (faster)
     gold_examples: 0                   # N > 0: the student also trains on N gold documents of the example pool
     output: runs/crossner-ai
 
@@ -84,6 +84,7 @@ class StudentOptions(BaseModel):
     threads: int | None = None
     max_length: int = Field(256, ge=16)
     stride: int = Field(64, ge=0)
+    layers: int | None = Field(None, ge=1, description="keep the base encoder's first N layers (None: all)")
 
 
 class DistillConfig(BaseModel):
@@ -211,12 +212,32 @@ def _child(fn, args, queue) -> None:
 
 def in_child(fn, *args) -> dict[str, Any]:
     """Run ``fn(*args)`` in a fresh (spawned) process and return its dict result plus its own
-    ``peak_rss_mb``. Raises RuntimeError with the child's error."""
+    ``peak_rss_mb``.
+
+    Raises:
+        RuntimeError: the child raised (its error is quoted), or it died without a result (killed, out of
+            memory, a crash in native code; its exit code is given) instead of leaving the parent waiting.
+    """
+    import queue
+
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=_child, args=(fn, args, q))
     p.start()
-    status, result = q.get()
+    while True:
+        try:
+            status, result = q.get(timeout=0.5)
+            break
+        except queue.Empty:
+            if p.is_alive():
+                continue
+            try:  # it may have exited just after putting its result
+                status, result = q.get(timeout=2.0)
+                break
+            except queue.Empty:
+                name = getattr(fn, "__name__", repr(fn))
+                raise RuntimeError(f"the child process running {name} exited with code {p.exitcode} "
+                                   "without a result") from None
     p.join()
     if status != "ok":
         raise RuntimeError(result)
@@ -364,8 +385,10 @@ def distill(config: str | Path | dict | DistillConfig, *, force: list[str] | Non
 
     model_dir = out / "model"
     train_docs, dev_docs, dev_kind, n_gold = student_data(cfg, schema, silver)
-    # gold_examples enters the key only when used, so runs finished before the option existed stay finished
-    key2 = _hash([key1, cfg.student.model_dump(), cfg.dev, cfg.holdout]
+    # gold_examples and student.layers enter the key only when used, so runs finished before the options
+    # existed stay finished
+    key2 = _hash([key1, cfg.student.model_dump(exclude={"layers"} if cfg.student.layers is None else set()),
+                  cfg.dev, cfg.holdout]
                  + ([cfg.gold_examples, cfg.teacher_options.examples] if cfg.gold_examples else []))
     if stages.fresh("train", key2) and (model_dir / "model.onnx").is_file():
         console.print(f"[train] reusing {model_dir}")

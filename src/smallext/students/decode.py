@@ -56,18 +56,19 @@ def spans_from_path(
 ) -> list[Span]:
     """Character spans from a valid IOB2 word path; ``words`` is (n_words, 2) character offsets."""
     spans: list[Span] = []
-    i, n = 0, len(path)
+    names = [tags[k] for k in path.tolist()]
+    i, n = 0, len(names)
     while i < n:
-        t = tags[path[i]]
+        t = names[i]
         if t == "O":
             i += 1
             continue
-        typ = t[2:]
+        inside = f"I-{t[2:]}"
         j = i + 1
-        while j < n and tags[path[j]] == f"I-{typ}":
+        while j < n and names[j] == inside:
             j += 1
-        score = float(np.mean(probs[np.arange(i, j), path[i:j]]))
-        spans.append(Span(int(words[i, 0]), int(words[j - 1, 1]), typ, round(score, 4), source))
+        score = float(probs[np.arange(i, j), path[i:j]].mean())
+        spans.append(Span(int(words[i, 0]), int(words[j - 1, 1]), t[2:], round(score, 4), source))
         i = j
     return spans
 
@@ -121,5 +122,9 @@ def decode_words(
     if len(words) == 0:
         return []
     start_ok, trans_ok = constraints if constraints is not None else allowed_transitions(tags)
-    path = viterbi(np.log(np.clip(word_probs, 1e-9, 1.0)), start_ok, trans_ok)
+    path = word_probs.argmax(axis=1)
+    # the most probable tag of each word, when it forms a valid sequence, is already the best valid path
+    # (the usual case); Viterbi is needed only where it breaks the IOB2 constraints
+    if not (start_ok[path[0]] and trans_ok[path[:-1], path[1:]].all()):
+        path = viterbi(np.log(np.clip(word_probs, 1e-9, 1.0)), start_ok, trans_ok)
     return spans_from_path(path, word_probs, words, tags, source)

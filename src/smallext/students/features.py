@@ -17,6 +17,7 @@ exactly the same word pieces.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ CASING_CLASSES = ("pad", "lower", "initial", "upper", "mixed", "digit", "punct")
 IGNORE = -100
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def casing_class(word: str) -> int:
     """Casing class id of a word (index into :data:`CASING_CLASSES`).
 
@@ -85,29 +87,24 @@ def encode(tokenizer, texts: Sequence[str]) -> list[EncodedText]:
     """
     out = []
     for text, enc in zip(texts, tokenizer.encode_batch(list(texts), add_special_tokens=False), strict=True):
-        ids, offs, wids = enc.ids, enc.offsets, enc.word_ids
-        keep = [i for i, (s, e) in enumerate(offs) if e > s and wids[i] is not None]
-        ids_a = np.asarray([ids[i] for i in keep], dtype=np.int64)
-        offs_a = np.asarray([offs[i] for i in keep], dtype=np.int64).reshape(-1, 2)
-        raw_w = [wids[i] for i in keep]
-        # renumber words 0..n-1 in order of appearance
-        word_of_piece = np.empty(len(keep), dtype=np.int64)
-        first, words = [], []
-        prev = None
-        for k, w in enumerate(raw_w):
-            if w != prev:
-                first.append(k)
-                words.append([offs_a[k, 0], offs_a[k, 1]])
-                prev = w
-            else:
-                words[-1][1] = offs_a[k, 1]
-            word_of_piece[k] = len(first) - 1
-        words_a = np.asarray(words, dtype=np.int64).reshape(-1, 2)
-        word_case = np.asarray([casing_class(text[s:e]) for s, e in words_a], dtype=np.int64)
+        offs = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)
+        wids = np.asarray([-1 if w is None else w for w in enc.word_ids], dtype=np.int64)
+        keep = (offs[:, 1] > offs[:, 0]) & (wids >= 0)
+        ids_a = np.asarray(enc.ids, dtype=np.int64)[keep]
+        offs_a, raw_w = offs[keep], wids[keep]
+        n = len(raw_w)
+        # words renumbered 0..n-1 in order of appearance: a new word starts where the word id changes
+        new_word = np.ones(n, dtype=bool)
+        new_word[1:] = raw_w[1:] != raw_w[:-1]
+        first = np.flatnonzero(new_word)
+        last = np.append(first[1:] - 1, n - 1) if n else first
+        words_a = np.stack([offs_a[first, 0], offs_a[last, 1]], axis=1) if n else np.zeros((0, 2), np.int64)
+        word_of_piece = np.cumsum(new_word) - 1
+        word_case = np.asarray([casing_class(text[s:e]) for s, e in words_a.tolist()], dtype=np.int64)
         out.append(
             EncodedText(
-                ids_a, offs_a, word_case[word_of_piece] if len(keep) else np.zeros(0, np.int64),
-                word_of_piece, np.asarray(first, dtype=np.int64), words_a,
+                ids_a, offs_a, word_case[word_of_piece] if n else np.zeros(0, np.int64),
+                word_of_piece, first.astype(np.int64), words_a,
             )
         )
     return out

@@ -44,6 +44,8 @@ class TrainConfig:
         stride: overlap between consecutive windows, in word pieces.
         casing: add the learned casing-feature embedding.
         dropout: dropout before the classifier.
+        layers: keep only the base encoder's first N transformer layers (None: all of them); fewer layers run
+            proportionally faster (see :func:`~smallext.students.model.build_model`).
         threads: torch intra-op threads (None: torch's default).
     """
 
@@ -60,6 +62,7 @@ class TrainConfig:
     stride: int = 64
     casing: bool = True
     dropout: float = 0.1
+    layers: int | None = None
     threads: int | None = None
 
 
@@ -188,7 +191,7 @@ def train(
     wins = windows(encoded, cls_id, sep_id, cfg.max_length, cfg.stride)
     lengths = [len(w.ids) for w in wins]
 
-    model = build_model(base_dir, len(tags), cfg.casing, cfg.dropout).to(device)
+    model = build_model(base_dir, len(tags), cfg.casing, cfg.dropout, cfg.layers).to(device)
     pad_id = getattr(model.encoder.config, "pad_token_id", 0) or 0
     opt = _optimizer(model, cfg)
     steps_per_epoch = math.ceil(len(wins) / cfg.batch_size)
