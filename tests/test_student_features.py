@@ -92,6 +92,24 @@ def test_decoding_never_yields_invalid_sequences():
     assert all(s.end > s.start for s in decode_words(probs, words, tags))
 
 
+def test_decoding_equals_viterbi_whether_or_not_the_argmax_path_is_valid():
+    from smallext.students.decode import spans_from_path
+
+    tags = bio_labels(["PER", "LOC", "ORG"])
+    start_ok, trans_ok = allowed_transitions(tags)
+    rng = np.random.default_rng(0)
+    kinds = {"valid": 0, "invalid": 0}
+    for n in [1, 2, 3, 5, 8, 13] * 40:
+        # peaked rows make valid argmax paths common; flat ones make invalid ones common
+        probs = rng.dirichlet(np.full(len(tags), rng.choice([0.05, 1.0])), size=n)
+        am = probs.argmax(1)
+        kinds["valid" if start_ok[am[0]] and trans_ok[am[:-1], am[1:]].all() else "invalid"] += 1
+        words = np.array([[i * 3, i * 3 + 2] for i in range(n)])
+        best = viterbi(np.log(np.clip(probs, 1e-9, 1.0)), start_ok, trans_ok)
+        assert decode_words(probs, words, tags) == spans_from_path(best, probs, words, tags)
+    assert min(kinds.values()) > 30, kinds  # both branches were exercised
+
+
 def test_windows_cover_every_piece_exactly_once(tok):
     text = " ".join(f"Sentence {i} mentions Paris and Ada Lovelace." for i in range(700))
     assert len(text) > 20_000
