@@ -196,7 +196,6 @@ def main() -> None:
                    "teacher_options": {**topts, "examples": "conll2003:train" if shots else None}}
         full_out = OUT / f"conll-llm-{shots}shot"  # the student with every layer (the run's first student)
         full = run({**llm_cfg, "output": str(full_out)})
-        llm = gold = None
         if args.layers:
             reuse_stores(full_out, OUT / f"conll-llm-{shots}shot-{args.layers}layers")
             llm = run({**llm_cfg, "student": student_opts(args, layers=args.layers),

@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from smallext.doc import Document
 from smallext.errors import ConfigError
 from smallext.io.atomic import atomic_write
-from smallext.report import labels_kind
+from smallext.report import gold_examples_note, labels_kind, training_data
 
 STAGES = ("annotate", "train", "evaluate", "report")
 
@@ -394,12 +394,12 @@ def distill(config: str | Path | dict | DistillConfig, *, force: list[str] | Non
         console.print(f"[train] reusing {model_dir}")
         train_info = stages.data["train"]["info"]
     else:
-        gold_note = f" and {n_gold} gold documents of {cfg.teacher_options.examples}" if n_gold else ""
-        console.print(f"[train] student on {len(train_docs) - n_gold} {labels_kind(cfg.teacher)} documents{gold_note} "
+        pool = cfg.teacher_options.examples
+        console.print(f"[train] student on {training_data(len(train_docs), n_gold, cfg.teacher, pool)} "
                       f"(dev: {dev_kind})")
         tcfg = TrainConfig(**cfg.student.model_dump())
         card = {"training_data": f"{cfg.corpus} labelled by the teacher ({len(train_docs) - n_gold} documents)"
-                                 + gold_note,
+                                 + gold_examples_note(n_gold, pool),
                 "teacher": cfg.teacher + (" (gold labels copied: an upper bound, not a real teacher)"
                                           if cfg.teacher == "gold" else ""),
                 "notes": [f"Early stopping on {dev_kind}."]}

@@ -53,10 +53,25 @@ def labels_kind(teacher: str) -> str:
     return "gold" if teacher == "gold" else "silver"
 
 
+def gold_examples_note(gold_documents: int, pool: str | None, *, markdown: bool = False) -> str:
+    """``" and M gold documents of POOL"`` (POOL in backticks for Markdown) when gold examples were added
+    to the student's training data, else ``""``."""
+    if not gold_documents:
+        return ""
+    return f" and {gold_documents} gold documents of " + (f"`{pool}`" if markdown else str(pool))
+
+
+def training_data(train_documents: int, gold_documents: int, teacher: str, pool: str | None, *,
+                  markdown: bool = False) -> str:
+    """What the student trained on: ``"N silver documents"`` (``gold`` for the ``gold`` teacher, see
+    :func:`labels_kind`) followed by :func:`gold_examples_note`; ``train_documents`` counts both."""
+    return (f"{train_documents - gold_documents} {labels_kind(teacher)} documents"
+            + gold_examples_note(gold_documents, pool, markdown=markdown))
+
+
 def _training_data(t: dict[str, Any], cfg: dict[str, Any]) -> str:
-    gold = t.get("gold_documents") or 0
-    text = f"{t['train_documents'] - gold} {labels_kind(cfg['teacher'])} documents"
-    return text + (f" and {gold} gold documents of `{cfg['teacher_options']['examples']}`" if gold else "")
+    return training_data(t["train_documents"], t.get("gold_documents") or 0, cfg["teacher"],
+                         (cfg.get("teacher_options") or {}).get("examples"), markdown=True)
 
 
 def render_markdown(m: dict[str, Any]) -> str:
