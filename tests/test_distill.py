@@ -71,6 +71,9 @@ def test_distill_end_to_end_and_resume(tmp_path, monkeypatch):
     with_gold = {**m, "training": {**m["training"], "train_documents": 19, "gold_documents": 4},
                  "config": {**m["config"], "teacher_options": {"examples": "conll2003:train"}}}
     assert "15 silver documents and 4 gold documents of `conll2003:train`" in render_markdown(with_gold)
+    assert "its first" not in render_markdown(m)
+    shallow = {**m, "config": {**m["config"], "student": {**m["config"]["student"], "layers": 3}}}
+    assert "- Student: `minilm`, its first 3 layers, 1 epochs" in render_markdown(shallow)
     copied = {**m, "config": {**m["config"], "teacher": "gold"}}  # the gold teacher's labels are not silver
     assert f"trained on {trained[1]} gold documents" in render_markdown(copied)
     assert (out / "report.html").read_text().count("data:image/png;base64,") == 2

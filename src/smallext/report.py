@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from smallext.io.atomic import atomic_write
+from smallext.students.base import layers_phrase
 
 
 def annotation_time(ann: dict) -> str:
@@ -78,7 +79,8 @@ def render_markdown(m: dict[str, Any]) -> str:
     cfg, ann = m["config"], m["annotation"]
     lines = ["# smallext distillation report", "",
              f"- Schema: `{cfg['schema']}`; corpus: `{cfg['corpus']}`; teacher: `{cfg['teacher']}`",
-             f"- Student: `{cfg['student']['base_model']}`, {cfg['student']['epochs']} epochs; "
+             f"- Student: `{cfg['student']['base_model']}`{layers_phrase(cfg['student'].get('layers'))}, "
+             f"{cfg['student']['epochs']} epochs; "
              f"trained on {_training_data(m['training'], cfg)}; early stopping on {m['training']['dev']}",
              f"- Annotation: {ann['documents']} documents, {ann['spans']} spans, {ann['failed']} failed, "
              f"ungrounded rate {ann['ungrounded_rate']:.1%}, tokens in/out {ann['tokens_in']:,}/{ann['tokens_out']:,}, "

@@ -63,3 +63,9 @@ def special_ids(tokenizer) -> tuple[int, int]:
     if len(ids) != 2:
         raise ConfigError(f"cannot find the [CLS]/[SEP] tokens of this tokenizer (got {ids})")
     return ids[0], ids[1]
+
+
+def layers_phrase(layers: int | None) -> str:
+    """``", its first N layers"`` for a student that keeps only N encoder layers (``student.layers``), else
+    ``""``: how model cards and reports name a shortened base model."""
+    return f", its first {layers} layers" if layers else ""

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from smallext.io.atomic import atomic_write
+from smallext.students.base import layers_phrase
 from smallext.students.model import TokenClassifier
 
 INPUTS = ["input_ids", "attention_mask", "case_ids"]
@@ -170,7 +171,8 @@ def model_card(config: dict[str, Any]) -> str:
     lines = [
         f"# smallext student: {', '.join(config['entity_types'])}",
         "",
-        f"- Base model: `{config['base_model']}`{_layers_note(tr)} ({config['parameters'] / 1e6:.1f}M parameters), "
+        f"- Base model: `{config['base_model']}`{layers_phrase((tr.get('config') or {}).get('layers'))} "
+        f"({config['parameters'] / 1e6:.1f}M parameters), "
         f"casing-feature embedding: {'yes' if config['casing'] else 'no'}",
         f"- Training data: {card.get('training_data', 'not recorded')}",
         f"- Teacher: {card.get('teacher', 'none (gold labels)')}",
@@ -199,11 +201,6 @@ def model_card(config: dict[str, Any]) -> str:
         lines += ["", "## Other facts", "", "```json", json.dumps(extra, indent=2), "```"]
     lines += ["", "Load it with `smallext.Extractor.load(DIR)` or `smallext extract --model DIR`.", ""]
     return "\n".join(lines)
-
-
-def _layers_note(training: dict[str, Any]) -> str:
-    n = (training.get("config") or {}).get("layers")
-    return f", its first {n} layers" if n else ""
 
 
 def write_config(model_dir: str | Path, config: dict[str, Any]) -> None:
