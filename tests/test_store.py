@@ -1,19 +1,14 @@
-"""The annotation store's time accounting."""
+"""The annotation store: time accounting, chunk statistics, its format."""
+
+import sqlite3
 
 import pytest
 
+from smallext.doc import Document
+from smallext.errors import SmallextError
+from smallext.teachers.base import ChunkResult
+from smallext.teachers.grounding import GroundingStats
 from smallext.teachers.store import Store
-
-
-def test_busy_seconds_is_the_union_of_call_intervals(tmp_path):
-    st = Store(tmp_path / "s.sqlite")
-    st.start_run("t", {})
-    # (latency, end): [0, 10] and [5, 12] overlap, [20, 21] stands apart; summed latencies would say 18
-    for i, (lat, end) in enumerate([(10.0, 110.0), (7.0, 112.0), (1.0, 121.0)]):
-        st.put(f"k{i}", {"latency": lat})
-        st.db.execute("UPDATE calls SET created=? WHERE key=?", (end, f"k{i}"))
-    assert st.busy_seconds() == pytest.approx(13.0)
-    assert st.totals()["call_seconds"] == pytest.approx(18.0)
 
 
 def test_a_runs_progress_counts_before_it_finishes(tmp_path):
@@ -25,3 +20,30 @@ def test_a_runs_progress_counts_before_it_finishes(tmp_path):
     st.finish_run({"annotated_this_run": 4, "documents": 7})
     totals = st.totals()
     assert totals["annotated_all_runs"] == 7 and totals["wall_seconds_all_runs"] >= 0
+
+
+def test_totals_sum_the_chunks_of_every_run(tmp_path):
+    """Run statistics come from the chunks the store's runs finished, not from its call table (the calls may
+    be cached in another store)."""
+    with Store(tmp_path / "s.sqlite") as st:
+        docs = [Document("a", "Ada ."), Document("b", "Bo ."), Document("c", "Cy .")]
+        st.register(docs)
+        st.start_run("t", {})
+        st.save_chunk(ChunkResult(docs=docs[:2], stats=GroundingStats(entities=5, exact=3, ungrounded=2, spans=3),
+                                  tokens_in=100, tokens_out=20, calls=2, failed_calls=1, call_seconds=1.5))
+        st.start_run("t", {})
+        st.save_chunk(ChunkResult(failed={"c": "boom"}, stats=GroundingStats(entities=1, ungrounded=1),
+                                  tokens_in=10, tokens_out=4, calls=1, cache_hits=1))
+        t = st.totals()
+        assert t["grounding"]["entities"] == 6 and t["grounding"]["ungrounded"] == 3
+        assert (t["tokens_in"], t["tokens_out"], t["calls"], t["failed_calls"], t["cache_hits"]) == (110, 24, 3, 1, 1)
+        assert t["documents"] == {"done": 2, "failed": 1} and st.call_latencies() == []
+        assert [d.meta.get("teacher_error") for d in st.results(docs)] == [None, None, "boom"]
+
+
+def test_a_store_of_an_earlier_format_is_refused_by_name(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # format 1: documents and calls, no chunks table, user_version 0
+        db.execute("CREATE TABLE documents (pos INTEGER, id TEXT PRIMARY KEY, text TEXT)")
+    with pytest.raises(SmallextError, match="old.sqlite.*earlier smallext"):
+        Store(path)

@@ -57,12 +57,24 @@ def test_llamacpp_backend_constrained_reply_and_store(smollm, tmp_path):
     assert first["calls_this_run"] >= 3 and first["documents"] == 3
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [o["id"] for o in out] == ["d0", "d1", "d2"]
+    db = sqlite3.connect(store)
+    rows = db.execute("SELECT prompt_hash, reply, tokens_in, tokens_out, latency, doc_ids, parsed, grounded, stats "
+                      "FROM calls WHERE error IS NULL").fetchall()
+    assert len(rows) == first["calls"] - first["failed_calls"] and all(r[0] and r[2] > 0 and r[4] > 0 for r in rows)
+    by_id = {o["id"]: o for o in out}
+    returned = 0
+    for row in rows:  # each call's record agrees with its document: parsed entities, statistics, spans
+        (doc_id,) = json.loads(row[5])
+        parsed, grounded, stats = (json.loads(x) for x in row[6:9])
+        returned += len(parsed)
+        assert stats["entities"] == len(parsed) == (stats["exact"] + stats["fuzzy"] + stats["ungrounded"]
+                                                    + stats["unknown_type"])
+        assert stats["spans"] == len(grounded) and grounded == by_id[doc_id]["spans"]
+    assert returned > 0, "SmolLM2 returned no entity for three sentences with names"
     for o in out:  # every span is grounded in its own text
         for s in o["spans"]:
             assert 0 <= s["start"] < s["end"] <= len(o["text"]) and s["source"] == "llamacpp:smollm2-135m"
-    db = sqlite3.connect(store)
-    rows = db.execute("SELECT prompt_hash, reply, tokens_in, tokens_out, latency, doc_ids FROM calls").fetchall()
-    assert len(rows) == first["calls"] and all(r[0] and r[2] > 0 and r[4] > 0 for r in rows)
+            assert s["alignment"] in ("exact", "fuzzy")
     # a re-run repeats nothing; a fresh store with the same prompts reuses nothing but answers the same
     again = annotate(docs, teacher, tmp_path / "out.jsonl", store=store, progress=False)
     assert again["annotated_this_run"] == first["failed"]  # only failed documents are tried again
@@ -73,9 +85,9 @@ def test_batch_engine_decodes_parallel_sequences(smollm):
     from concurrent.futures import ThreadPoolExecutor
 
     from smallext.teachers.backends.llamacpp import LlamaCppBackend
-    from smallext.teachers.task import NERTask
+    from smallext.teachers.tasks import EntityTask
 
-    task = NERTask(SCHEMA)
+    task = EntityTask(SCHEMA)
     texts = ["Peter Blackburn visited Paris .", "EU rejects German call to boycott British lamb .",
              "Germany beat Italy 2-1 in Rome on Sunday .", "Japan 's Nikkei fell 1.2 percent .",
              "Ada Lovelace wrote to Charles Babbage .", "The match in Madrid was delayed ."]
@@ -155,8 +167,16 @@ def test_openai_backend_against_llama_cpp_server(smollm, tmp_path):
         proc.wait(timeout=30)
 
 
+SCRIPTED = {  # model name -> the reply content the fault server gives
+    "halluc": '{"entities": [{"text": "Paris", "type": "LOC"}, {"text": "Atlantis", "type": "LOC"}]}',
+    "crossing": '{"entities": [{"text": "Paris\\nRome", "type": "LOC"}, {"text": "BIG", "type": "MISC"}]}',
+}
+
+
 class FaultHandler(http.server.BaseHTTPRequestHandler):
     counts: dict[str, int] = {}
+    in_flight: dict[str, int] = {}
+    most_in_flight: dict[str, int] = {}
     lock = threading.Lock()
 
     def log_message(self, *args):
@@ -183,6 +203,14 @@ class FaultHandler(http.server.BaseHTTPRequestHandler):
             return self._send(500, b'{"error": {"message": "boom"}}', {"retry-after-ms": "20"})
         if model == "slow":
             time.sleep(1.5)
+        if model == "concurrent":  # how many calls are in flight at once
+            with self.lock:
+                self.in_flight[model] = self.in_flight.get(model, 0) + 1
+                self.most_in_flight[model] = max(self.most_in_flight.get(model, 0), self.in_flight[model])
+            time.sleep(0.3)
+            with self.lock:
+                self.in_flight[model] -= 1
+        content = SCRIPTED.get(model, content)
         if model == "malformed":
             return self._send(200, b"this is not json {")
         if model == "truncated":
@@ -196,7 +224,7 @@ class FaultHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def fault_server():
-    FaultHandler.counts = {}
+    FaultHandler.counts, FaultHandler.in_flight, FaultHandler.most_in_flight = {}, {}, {}
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FaultHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -329,8 +357,14 @@ def test_spacy_rules_ensemble_and_gold_teachers(tmp_path):
     keys = lambda docs: {(d.id, s.key) for d in docs for s in d.spans}  # noqa: E731
     union = list(load_teacher(spec, SCHEMA, ensemble_mode="union").annotate(inputs))
     major = list(load_teacher(spec, SCHEMA).annotate(inputs))
-    assert keys(major) <= keys(sp_docs) & keys(ru_docs)
-    assert keys(major) < keys(union) and keys(sp_docs) <= keys(union) | {k for k in keys(sp_docs)}
+    assert keys(major) == keys(sp_docs) & keys(ru_docs) != set()  # both must agree: 1.0 support each
+    assert keys(major) < keys(union) <= keys(sp_docs) | keys(ru_docs)
+    # union keeps every proposal that no better-supported or longer proposal overlaps
+    for d_sp, d_ru, d_un in zip(sp_docs, ru_docs, union, strict=True):
+        others = {s.key for s in d_ru.spans}
+        for s in d_sp.spans:
+            if not any(o[0] < s.end and s.start < o[1] for o in others):
+                assert s.key in {u.key for u in d_un.spans}, (d_sp.id, s)
     assert all(s.score == 1.0 for d in major for s in d.spans)
     weighted = load_teacher(spec, SCHEMA, ensemble_mode="weighted", ensemble_gold=gold[:60])
     assert weighted.weights[0] == pytest.approx(evaluate(gold[:60], sp_docs[:60], n_boot=0)["micro"]["f1"])
@@ -345,15 +379,22 @@ def test_spacy_rules_ensemble_and_gold_teachers(tmp_path):
 def test_model_teacher_uses_a_trained_student(tmp_path):
     pytest.importorskip("torch")
     from smallext.students.export import package
-    from smallext.students.train import TrainConfig, train
+    from smallext.students.options import StudentOptions
+    from smallext.students.train import train
     from smallext.teachers import load_teacher
 
-    res = train(load("conll2003:train")[:120], None, SCHEMA.labels, TrainConfig(epochs=1, threads=2), progress=False)
+    res = train(load("conll2003:train")[:150], None, SCHEMA.labels, StudentOptions(epochs=3, threads=2, seed=1),
+                progress=False)
     package(res, tmp_path / "m")
     teacher = load_teacher(f"model:{tmp_path / 'm'}", SCHEMA, threads=2)
-    docs = list(teacher.annotate([d.without_spans() for d in load("conll2003:dev")[:50]]))
+    dev = [d.without_spans() for d in load("conll2003:dev")[:50]]
+    docs = list(teacher.annotate(dev))
     spans = [s for d in docs for s in d.spans]
-    assert all(s.source == f"model:{tmp_path / 'm'}" and 0 <= s.score <= 1 for s in spans)
+    assert spans and all(s.source == f"model:{tmp_path / 'm'}" and 0 <= s.score <= 1 for s in spans)
+    from smallext.students.extractor import Extractor
+
+    direct = Extractor.load(tmp_path / "m", threads=2).extract(dev)  # the teacher's spans are the student's
+    assert [[(s.key, s.score) for s in d.spans] for d in docs] == [[(s.key, s.score) for s in d.spans] for d in direct]
 
 
 def test_unknown_teacher_and_missing_model():
@@ -377,3 +418,96 @@ def test_model_install_verifies_sha256(monkeypatch, tmp_path):
     assert leftovers == [], leftovers
     with pytest.raises(ConfigError, match="smallext models install"):
         models.model_path("smollm2-135m")
+
+
+# ------------------------------------------------------------------- grounding, stores, ensembles, contexts
+def test_alignment_is_kept_and_spans_across_documents_are_counted_apart(fault_server, tmp_path):
+    """Defect: a span crossing two documents of one call was added to ``ungrounded`` (an entity count) and the
+    call's statistics were stored before that correction. Now it is ``crossing``; the stored call agrees."""
+    from smallext.teachers import load_teacher
+    from smallext.teachers.annotate import annotate
+
+    teacher = load_teacher(f"openai:crossing@{fault_server}", SCHEMA, chunk_chars=400)
+    docs = [Document("a", "I saw Paris"), Document("b", "Rome is big")]  # one call: "I saw Paris\nRome is big"
+    res = annotate(docs, teacher, tmp_path / "o.jsonl", store=tmp_path / "s.sqlite", progress=False)
+    g = res["grounding"]
+    assert (g["entities"], g["exact"], g["fuzzy"], g["ungrounded"], g["crossing"], g["spans"]) == (2, 1, 1, 0, 1, 1)
+    assert res["ungrounded_rate"] == 0.0 and res["spans"] == 1
+    rows = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert rows[0]["spans"] == []  # "Paris\nRome" belongs to neither document
+    assert rows[1]["spans"] == [{"start": 8, "end": 11, "label": "MISC", "source": teacher.spec, "alignment": "fuzzy"}]
+    with sqlite3.connect(tmp_path / "s.sqlite") as db:
+        (stats, grounded), = db.execute("SELECT stats, grounded FROM calls").fetchall()
+    assert json.loads(stats) == g and len(json.loads(grounded)) == 1
+
+
+def test_statistics_of_a_run_whose_calls_are_cached_elsewhere(fault_server, tmp_path):
+    """Defect: with ``cache=`` another store, the summary was read from the run's own calls table, which holds
+    none of them, so ensembles reported 0% ungrounded while their LLM member was at 50% here."""
+    from smallext.teachers import load_teacher
+    from smallext.teachers.annotate import annotate
+
+    llm = f"openai:halluc@{fault_server}"
+    docs = [Document(f"d{i}", f"Paris number {i} .") for i in range(6)]
+    alone = annotate(docs, load_teacher(llm, SCHEMA, chunk_chars=0), None, store=tmp_path / "llm.sqlite",
+                     progress=False)
+    assert alone["ungrounded_rate"] == 0.5 and alone["calls"] == 6
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("patterns:\n  - {label: LOC, phrases: [Paris]}\n")
+    ensemble = load_teacher(f"ensemble:{llm},rules:{rules}", SCHEMA, chunk_chars=0)
+    voted = annotate(docs, ensemble, None, store=tmp_path / "ens.sqlite", cache=tmp_path / "llm.sqlite",
+                     progress=False)
+    assert voted["calls_this_run"] == 0 and voted["cache_hits_this_run"] == 6  # every reply from the LLM's store
+    assert voted["ungrounded_rate"] == 0.5 and voted["grounding"] == alone["grounding"]
+    assert voted["spans"] == 6 and FaultHandler.counts["halluc"] == 6
+
+
+def test_an_ensemble_lets_its_llm_member_decode_chunks_in_parallel(fault_server, tmp_path):
+    """Defect: an ensemble annotated one chunk at a time, so its LLM member never had two calls in flight."""
+    from smallext.teachers import load_teacher
+    from smallext.teachers.annotate import annotate
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("patterns:\n  - {label: LOC, phrases: [Paris]}\n")
+    ensemble = load_teacher(f"ensemble:openai:concurrent@{fault_server},rules:{rules}", SCHEMA, chunk_chars=0,
+                            concurrency=4)
+    assert ensemble.concurrency == 4
+    docs = [Document(f"d{i}", f"Paris number {i} .") for i in range(8)]
+    res = annotate(docs, ensemble, None, store=tmp_path / "s.sqlite", progress=False)
+    assert res["failed"] == 0 and res["spans"] == 8
+    assert FaultHandler.most_in_flight["concurrent"] >= 2
+
+
+def test_teacher_options_are_checked_against_the_kind(fault_server):
+    from smallext.teachers import load_teacher, option_fields
+
+    with pytest.raises(ConfigError, match="shots: not an option of teacher 'spacy:en_core_web_sm'"):
+        load_teacher("spacy:en_core_web_sm", SCHEMA, shots=2)
+    with pytest.raises(ConfigError, match="field chunk_chars: Input should be greater than or equal to 0"):
+        load_teacher(f"openai:x@{fault_server}", SCHEMA, chunk_chars=-1)
+    with pytest.raises(ConfigError, match="field reply_format"):
+        load_teacher(f"openai:x@{fault_server}", SCHEMA, reply_format="yaml")
+    assert {"shots", "label_map", "ensemble_mode"} <= option_fields(f"ensemble:openai:x@{fault_server},spacy:y")
+    assert "label_map" not in option_fields(f"openai:x@{fault_server}")
+
+
+def test_a_gguf_without_chat_template_gets_the_context_it_was_asked(smollm, tmp_path):
+    """Defect: with parallel > 1 the model's own context was 256 tokens; without a chat template there is no
+    batch engine, so every call fell back to that context, smaller than the prompt."""
+    from smallext.teachers.backends.llamacpp import LlamaCppBackend
+    from smallext.teachers.tasks import EntityTask
+
+    data = Path(smollm).read_bytes()
+    key = b"tokenizer.chat_template"
+    assert data.count(key) == 1
+    plain = tmp_path / "smollm-no-template.gguf"
+    plain.write_bytes(data.replace(key, b"tokenizer.chat_templatX"))  # same length: the GGUF stays valid
+    backend = LlamaCppBackend(str(plain), n_threads=2, parallel=4, n_ctx=2048)
+    try:
+        assert backend.engine is None and backend.concurrency == 1 and backend.llm.n_ctx() == 2048
+        task = EntityTask(SCHEMA)
+        text = "Peter Blackburn visited Paris and Rome with the EU delegation on Monday ."
+        reply = backend.complete(task.messages(text), json_schema=task.json_schema(text), max_tokens=48)
+        assert reply.error is None and reply.tokens_in > 256 and reply.tokens_out > 0
+    finally:
+        backend.close()

@@ -24,7 +24,8 @@ _LAZY = {
     "train": ("smallext.students.train", "train"),
     "load_teacher": ("smallext.teachers", "load_teacher"),
     "annotate": ("smallext.teachers.annotate", "annotate"),
-    "distill": ("smallext.distill", "distill"),
+    "distill": ("smallext.pipeline", "distill"),
+    "StudentOptions": ("smallext.students.options", "StudentOptions"),
 }
 
 __all__ = ["Document", "Relation", "Span", "SmallextError", "__version__", *_LAZY]

@@ -2,22 +2,32 @@
 
 Errors from bad input (:class:`~smallext.errors.SmallextError`, missing files) are printed as one line
 naming the file, line or field, and the process exits with status 1.
+
+The option flags of ``annotate`` (the teacher kinds' options) and ``train`` (the student's) are generated
+from the pydantic options models (:func:`option_flags`), so a new option appears on the command line, in the
+distill config and in the Python API at once.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import sys
-from collections.abc import Callable
+import types
+import typing
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from smallext.errors import SmallextError
+from smallext.errors import ConfigError, SmallextError
+from smallext.students.options import StudentOptions
+from smallext.teachers.registry import TEACHERS
 
 app = typer.Typer(
     name="smallext",
@@ -46,6 +56,75 @@ def handle_errors(fn: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _flag_type(annotation: Any) -> tuple[Any, str]:
+    """The command-line type of an options field, and a note for its help (choices, repetition)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        scalar = [a for a in args if a in (bool, int, float, str)]
+        if len(args) == 1:
+            return _flag_type(args[0])
+        if scalar:  # e.g. str | list[Document]: the command line gives the str
+            return scalar[0], ""
+    if origin is Literal:
+        return str, f" One of: {', '.join(map(str, typing.get_args(annotation)))}."
+    if origin is dict:
+        return list[str], " KEY=VALUE, repeatable."
+    return annotation, ""
+
+
+def option_flags(models: Mapping[str, type[BaseModel]]) -> Callable[[F], F]:
+    """Give a command one ``--flag`` per field of the options ``models`` (``{who: model}``; the first model
+    naming a field decides its type and help, and the help groups each flag under the names of the models
+    that take it). The command receives the flags given, by field name, in its ``options`` argument (a dict;
+    fields not given are left out, so the models' defaults apply); ``KEY=VALUE`` lists become dicts."""
+
+    def deco(fn: F) -> F:
+        sig = inspect.signature(fn, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.name != "options"]
+        fields: dict[str, tuple[Any, list[str]]] = {}
+        for who, m in models.items():
+            for name, f in m.model_fields.items():
+                if name not in sig.parameters:
+                    fields.setdefault(name, (f, []))[1].append(who)
+        extra, dicts = [], set()
+        for name, (f, owners) in fields.items():
+            typ, note = _flag_type(f.annotation)
+            flag = "--" + name.replace("_", "-")
+            decls = [f"{flag}/--no-{flag[2:]}"] if typ is bool else [flag]
+            dicts.update([name] if typ == list[str] else [])
+            text = f.description or name.replace("_", " ")
+            default = f" (default {f.default})" if f.default is not None else ""
+            info = typer.Option(*decls, help=f"{text[:1].upper()}{text[1:]}.{note}{default}",
+                                rich_help_panel="Options of " + ", ".join(owners), show_default=False)
+            extra.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                           annotation=Annotated[typ | None, info]))
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            options = {}
+            for name in fields:
+                value = kwargs.pop(name, None)
+                if value is None:
+                    continue
+                if name in dicts:
+                    pairs = [v.partition("=") for v in value]
+                    bad = [v for v, (_, eq, _) in zip(value, pairs, strict=True) if not eq]
+                    if bad:
+                        raise ConfigError(f"--{name.replace('_', '-')} takes KEY=VALUE, got {bad[0]!r}")
+                    value = {k: v for k, _, v in pairs}
+                options[name] = value
+            return fn(*args, options=options, **kwargs)
+
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind == p.POSITIONAL_OR_KEYWORD else p
+                  for p in own] + extra
+        wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        return wrapper  # type: ignore[return-value]
+
+    return deco
 
 
 def write_json(obj: Any, path: Path | None) -> None:
@@ -97,7 +176,7 @@ def convert_cmd(
     ] = False,
 ) -> None:
     """Convert a corpus between formats (formats from extensions, or --from/--to)."""
-    from smallext.io import convert
+    from smallext.datasets import convert
 
     n = convert(src, dst, from_fmt=from_fmt, to_fmt=to_fmt, scheme=scheme, group_documents=group_documents)
     console.print(f"wrote {n:,} documents to {dst}")
@@ -127,38 +206,38 @@ def evaluate_cmd(
 
 @app.command("train")
 @handle_errors
+@option_flags({"the student": StudentOptions})
 def train_cmd(
     schema: Annotated[Path, typer.Option(help="Schema file (YAML/JSON).")],
     train: Annotated[str, typer.Option(help="Training data: dataset (conll2003:train) or file.")],
     out: Annotated[Path, typer.Option(help="Packaged model directory to write.")],
     dev: Annotated[str | None, typer.Option(help="Dev data for best-epoch selection.")] = None,
     test: Annotated[str | None, typer.Option(help="Test data, scored with the int8 model.")] = None,
-    base_model: Annotated[str, typer.Option(help="minilm, mpnet, a directory or a Hugging Face id.")] = "minilm",
-    epochs: Annotated[int, typer.Option(min=1)] = 5,
-    batch_size: Annotated[int, typer.Option(min=1)] = 16,
-    lr: Annotated[float, typer.Option(help="Peak learning rate of the encoder.")] = 1e-4,
-    seed: Annotated[int, typer.Option()] = 13,
-    casing: Annotated[bool, typer.Option(help="Learned casing-feature embedding.")] = True,
     group_documents: Annotated[
         bool, typer.Option("--group-documents", help="Train on whole -DOCSTART- articles (document context).")
     ] = False,
-    layers: Annotated[
-        int | None, typer.Option(min=1, help="Keep only the base encoder's first N layers (faster, smaller).")
-    ] = None,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch and onnxruntime.")] = None,
+    options: dict[str, Any] | None = None,
 ) -> None:
     """Train a student, export it to ONNX int8, and write the model directory with its model card."""
-    from smallext.students.train import TrainConfig, train_student
+    from smallext.students.train import train_student
 
-    cfg = TrainConfig(
-        base_model=base_model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, casing=casing, layers=layers,
-        threads=threads,
-    )
-    summary = train_student(schema, train, dev, out, cfg, test_data=test, group_documents=group_documents)
+    summary = train_student(schema, train, dev, out, student_options(options), test_data=test,
+                            group_documents=group_documents)
     for key in ("dev_torch", "dev_int8", "test_int8"):
         if summary[key] is not None:
             console.print(f"{key}: micro F1 {summary[key]['micro']['f1']:.4f}")
     console.print(f"model written to {summary['model_dir']}")
+
+
+def student_options(options: dict[str, Any] | None) -> StudentOptions:
+    """The student's options from command-line flags (errors name the flag's field)."""
+    from pydantic import ValidationError
+
+    try:
+        return StudentOptions.model_validate(options or {})
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise ConfigError(f"option {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
 
 
 @app.command("extract")
@@ -213,50 +292,29 @@ def models_install(
 
 @app.command("annotate")
 @handle_errors
+@option_flags({k.name: k.options for k in TEACHERS.values()})
 def annotate_cmd(
     schema: Annotated[Path, typer.Option(help="Schema file (YAML/JSON).")],
-    teacher: Annotated[str, typer.Option(help="Teacher spec: llamacpp:NAME, openai:MODEL@URL, spacy:, rules:, "
-                                              "model:, ensemble:A,B, gold.")],
+    teacher: Annotated[str, typer.Option(help="Teacher spec: " + ", ".join(k.spec for k in TEACHERS.values()) + ".")],
     input: Annotated[str, typer.Option(help="Unlabelled corpus: dataset (crossner-ai:dev) or file.")],
     out: Annotated[Path, typer.Option(help="Output JSONL.")],
     store: Annotated[Path | None, typer.Option(help="SQLite store (default: beside --out).")] = None,
     limit: Annotated[int | None, typer.Option(help="Annotate only the first N documents.")] = None,
-    shots: Annotated[int, typer.Option(help="Few-shot examples per prompt (retrieved by similarity).")] = 0,
-    examples: Annotated[str | None, typer.Option(help="Gold pool for few-shot examples (dataset or file).")] = None,
-    price_per_mtok: Annotated[
-        float | None, typer.Option(help="Price per million tokens, for the cost estimate.")
-    ] = None,
-    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
-    concurrency: Annotated[
-        int, typer.Option(min=1, help="Calls in flight (openai) or sequences decoded together (llamacpp).")
-    ] = 4,
-    chunk_chars: Annotated[int, typer.Option(help="Characters of text per LLM call (0: one document).")] = 400,
-    threads: Annotated[int | None, typer.Option(help="CPU threads (llama.cpp, onnxruntime).")] = None,
-    constrained: Annotated[bool, typer.Option(help="Constrain replies to the JSON schema.")] = True,
-    jump_forward: Annotated[
-        bool, typer.Option(help="llamacpp: emit the characters the JSON schema forces without decoding them.")
-    ] = True,
-    max_repeats: Annotated[int, typer.Option(
-        min=0, help="llamacpp: end a reply that lists an identical entity more than N times (0: never).")] = 2,
-    reply_format: Annotated[str, typer.Option(help="LLM reply format: list, pairs or grouped.")] = "list",
-    occurrences: Annotated[str, typer.Option(help="all or first: grounding of repeated strings.")] = "all",
-    ensemble_mode: Annotated[str, typer.Option(help="majority, union or weighted.")] = "majority",
-    ensemble_gold: Annotated[str | None, typer.Option(help="Gold dev set for weighted voting.")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    options: dict[str, Any] | None = None,
 ) -> None:
-    """Label a corpus with a teacher; resumable (finished documents and cached replies are reused)."""
+    """Label a corpus with a teacher; resumable (finished documents and cached replies are reused).
+
+    Each teacher kind takes the options listed under its name (an ensemble: its own and its members')."""
     from smallext.datasets import load_documents
     from smallext.teachers import load_teacher
     from smallext.teachers.annotate import annotate
 
-    t = load_teacher(
-        teacher, schema, shots=shots, examples=examples, api_key_env=api_key_env, concurrency=concurrency,
-        chunk_chars=chunk_chars, threads=threads, constrained=constrained, jump_forward=jump_forward,
-        max_repeats=max_repeats or None, reply_format=reply_format, occurrences=occurrences,
-        ensemble_mode=ensemble_mode, ensemble_gold=ensemble_gold,
-    )
-    summary = annotate(load_documents(input), t, out, store=store, limit=limit, progress=not quiet,
-                       price_per_mtok=price_per_mtok)
+    t = load_teacher(teacher, schema, options)
+    try:
+        summary = annotate(load_documents(input), t, out, store=store, limit=limit, progress=not quiet)
+    finally:
+        t.close()
     table = Table(title=f"annotation summary: {teacher}")
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -296,7 +354,7 @@ def distill_cmd(
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Teacher -> silver labels -> student -> report, from one config; finished stages are reused."""
-    from smallext.distill import distill
+    from smallext.pipeline import distill
 
     metrics = distill(config, force=force or [], progress=not quiet)
     report = Path(metrics["config"]["output"]) / "report.md"

@@ -5,21 +5,28 @@ that holds ``pyproject.toml``), else ``./shared/data`` and ``../shared/data`` re
 directory.
 
 A dataset is named ``NAME`` or ``NAME:SPLIT`` (split ``train``, ``dev`` or ``test``), and the string form
-is accepted anywhere a dataset is (CLI and Python). :func:`load_documents` also accepts a file path.
+is accepted anywhere a dataset is (CLI and Python). :func:`load_documents` is the one place that decides
+whether a string names a registered dataset or a file; every command and function that takes "a dataset or
+a file" calls it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from smallext.doc import Document
 from smallext.errors import DatasetError
+from smallext.io.columns import read_columns
+from smallext.io.formats import format_from_path, read, write
 
 __all__ = [
-    "DATASETS", "DatasetInfo", "data_root", "describe", "load", "load_documents", "parse_spec", "is_dataset_spec",
+    "DATASETS", "DatasetInfo", "convert", "data_root", "describe", "load", "load_documents", "parse_spec",
+    "is_dataset_spec",
 ]
 
 SPLITS = ("train", "dev", "test")
@@ -169,8 +176,6 @@ def load(name: str, split: str | None = None, *, group_documents: bool = False) 
     Raises:
         DatasetError: unknown name or split, or the data is missing (the message says where it looked).
     """
-    from smallext.io import read_columns
-
     if split is not None:
         name = f"{name.partition(':')[0]}:{split}"
     name, split = parse_spec(name)
@@ -182,24 +187,58 @@ def load(name: str, split: str | None = None, *, group_documents: bool = False) 
     return docs
 
 
-def load_documents(spec: str | Path, fmt: str | None = None) -> list[Document]:
-    """Documents from a dataset spec (``"crossner-ai:dev"``) or from a file in any readable format.
+def load_documents(
+    spec: str | Path | Sequence[Document], fmt: str | None = None, *, group_documents: bool = False, **options: Any
+) -> list[Document]:
+    """Documents from a dataset spec (``"crossner-ai:dev"``), a file in any readable format, or Documents.
+
+    Args:
+        spec: a registered dataset (``NAME`` or ``NAME:SPLIT``), a file path, or Documents (returned as a list).
+        fmt: the file's format (default: from its extension); given, ``spec`` is always read as a file.
+        group_documents: one Document per ``-DOCSTART-`` article (CoNLL-2003 and column files).
+        **options: passed to a column-format reader (``scheme``, ``id_prefix``).
 
     Raises:
-        DatasetError: unknown dataset or missing data.
-        FormatError: malformed file.
+        DatasetError: unknown dataset, missing data, or a path that is neither a file nor a dataset.
+        FormatError: malformed file (file and line named).
     """
-    from smallext.io import read
-
+    if not isinstance(spec, (str, Path)):
+        return list(spec)
     spec_s = str(spec)
     if fmt is None and is_dataset_spec(spec_s):
-        return load(spec_s)
+        return load(spec_s, group_documents=group_documents)
     path = Path(spec_s)
     if not path.exists():
         raise DatasetError(
             f"{spec_s!r} is neither an existing file nor a registered dataset ({', '.join(DATASETS)})"
         )
-    return read(path, fmt)
+    fmt = fmt or format_from_path(path)
+    if fmt in ("conll", "tsv", "wikiann"):
+        options = {"group_documents": group_documents, **options}
+    elif fmt != "text":
+        options = {}
+    return read(path, fmt, **options)
+
+
+def convert(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    from_fmt: str | None = None,
+    to_fmt: str | None = None,
+    scheme: str | None = None,
+    group_documents: bool = False,
+) -> int:
+    """Read ``src`` (a file, or a registered dataset such as ``conll2003:train``) and write ``dst``.
+
+    Formats come from the extensions unless given. Column outputs use IOB2. Returns the documents written.
+
+    Raises:
+        FormatError, DocumentError, DatasetError: see :func:`load_documents` and :func:`smallext.io.write`.
+    """
+    opts = {} if scheme is None else {"scheme": scheme}
+    docs = load_documents(src, from_fmt, group_documents=group_documents, **opts)
+    return write(docs, dst, to_fmt)
 
 
 def describe(docs: Iterable[Document]) -> dict:
@@ -208,8 +247,6 @@ def describe(docs: Iterable[Document]) -> dict:
     Sentences are ``meta["sentences"]`` for grouped articles, else one per document; tokens are
     ``len(doc.tokens)`` when the corpus is tokenised, else whitespace-separated pieces.
     """
-    from collections import Counter
-
     n_docs = n_sent = n_tok = 0
     per_type: Counter = Counter()
     for d in docs:

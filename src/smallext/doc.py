@@ -6,23 +6,34 @@ Offsets are **character offsets** into ``Document.text``: 0-based, end-exclusive
 Native file format (JSON Lines, one document per line)::
 
     {"id": "d1", "text": "Werner Zwingmann said ...",
-     "spans": [{"start": 0, "end": 16, "label": "PER", "score": 0.93, "source": "llamacpp:qwen"}],
+     "spans": [{"start": 0, "end": 16, "label": "PER", "score": 0.93, "source": "llamacpp:qwen",
+                "alignment": "exact"}],
      "meta": {}}
 
 Optional keys: ``"tokens"`` (a list of ``[start, end]`` character offsets, present when the document came
 from a tokenised corpus) and ``"relations"`` (``[{"head": i, "tail": j, "label": ..}]``, indices into
-``spans``).
+``spans``). A span's optional ``"alignment"`` says how a teacher's string was located in the text
+(:data:`ALIGNMENTS`, as LangExtract's ``alignment_status``).
+
+Spans are kept sorted by ``(start, end, label)``; every operation that reorders, filters or maps spans
+(construction, :meth:`Document.map_spans`) remaps the relations' ``head``/``tail`` indices with them, and
+drops a relation whose argument is dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from smallext.errors import DocumentError
 
-__all__ = ["Document", "Span", "Relation"]
+__all__ = ["ALIGNMENTS", "Document", "Span", "Relation", "non_overlapping"]
+
+ALIGNMENTS = ("exact", "fuzzy")
+"""How a teacher's returned string was located in the text: ``exact`` (the same characters), ``fuzzy`` (a case-
+and whitespace-insensitive match; see :mod:`smallext.teachers.grounding`). ``None`` on a span means its
+producer gave offsets itself (a tagger, a rule, a person)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +46,8 @@ class Span:
         label: entity type name, e.g. ``"PER"``.
         score: confidence in [0, 1], or ``None`` when the producer has none.
         source: who produced the span (a teacher spec, ``"gold"``, a model directory), or ``None``.
+        alignment: how the span was grounded in the text (one of :data:`ALIGNMENTS`), or ``None`` when its
+            producer gave character offsets itself.
     """
 
     start: int
@@ -42,6 +55,7 @@ class Span:
     label: str
     score: float | None = None
     source: str | None = None
+    alignment: str | None = None
 
     @property
     def key(self) -> tuple[int, int, str]:
@@ -54,12 +68,14 @@ class Span:
             d["score"] = self.score
         if self.source is not None:
             d["source"] = self.source
+        if self.alignment is not None:
+            d["alignment"] = self.alignment
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Span:
         """Build a span from its JSON form. Raises ``KeyError``/``TypeError`` on a malformed mapping."""
-        unknown = set(d) - {"start", "end", "label", "score", "source", "text"}
+        unknown = set(d) - {"start", "end", "label", "score", "source", "alignment", "text"}
         if unknown:
             raise TypeError(f"unknown span field(s) {sorted(unknown)}")
         start, end, label = d["start"], d["end"], d["label"]
@@ -70,7 +86,10 @@ class Span:
         score = d.get("score")
         if score is not None and not isinstance(score, (int, float)):
             raise TypeError(f"span score must be a number, got {score!r}")
-        return cls(start, end, label, None if score is None else float(score), d.get("source"))
+        alignment = d.get("alignment")
+        if alignment is not None and alignment not in ALIGNMENTS:
+            raise TypeError(f"span alignment must be one of {', '.join(ALIGNMENTS)}, got {alignment!r}")
+        return cls(start, end, label, None if score is None else float(score), d.get("source"), alignment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +130,9 @@ class Document:
     Attributes:
         id: unique identifier within a corpus (string).
         text: the raw text; spans index into it.
-        spans: labelled spans, kept sorted by ``(start, end, label)``. Overlapping spans are allowed here;
-            converters that cannot express them (IOB tags) raise :class:`~smallext.errors.DocumentError`.
+        spans: labelled spans, kept sorted by ``(start, end, label)`` (relations are remapped when sorting
+            moves their arguments). Overlapping spans are allowed here; converters that cannot express them
+            (IOB tags) raise :class:`~smallext.errors.DocumentError`.
         meta: free-form JSON-serialisable metadata (source file, sentence index, teacher statistics, ...).
         tokens: optional token character offsets ``[(start, end), ...]`` from a tokenised corpus.
         relations: relations between spans (indices into ``spans``).
@@ -134,7 +154,15 @@ class Document:
             self.id = str(self.id)
         if not isinstance(self.text, str):
             raise DocumentError(f"document {self.id!r}: text must be a string, got {type(self.text).__name__}")
-        self.spans = sorted(self.spans, key=lambda s: s.key)
+        spans = list(self.spans)
+        order = sorted(range(len(spans)), key=lambda i: spans[i].key)
+        self.spans = [spans[i] for i in order]
+        if self.relations and order != list(range(len(order))):
+            self._check_relations(len(spans))  # indices refer to the spans as given: check before remapping
+            new = {old: k for k, old in enumerate(order)}
+            self.relations = [replace(r, head=new[r.head], tail=new[r.tail]) for r in self.relations]
+        else:
+            self.relations = list(self.relations)
         self.validate()
 
     def validate(self) -> None:
@@ -149,24 +177,45 @@ class Document:
                 )
             if not s.label:
                 raise DocumentError(f"document {self.id!r}: span [{s.start}, {s.end}) has an empty label")
-        for r in self.relations:
-            if not (0 <= r.head < len(self.spans) and 0 <= r.tail < len(self.spans)):
-                raise DocumentError(
-                    f"document {self.id!r}: relation {r.label!r} refers to span {r.head} or {r.tail}, "
-                    f"but the document has {len(self.spans)} spans"
-                )
+        self._check_relations(len(self.spans))
         if self.tokens is not None:
             for ts, te in self.tokens:
                 if not (0 <= ts < te <= n):
                     raise DocumentError(f"document {self.id!r}: token [{ts}, {te}) out of range (length {n})")
 
+    def _check_relations(self, n_spans: int) -> None:
+        for r in self.relations:
+            if not (0 <= r.head < n_spans and 0 <= r.tail < n_spans):
+                raise DocumentError(
+                    f"document {self.id!r}: relation {r.label!r} refers to span {r.head} or {r.tail}, "
+                    f"but the document has {n_spans} spans"
+                )
+
     def span_text(self, span: Span) -> str:
         """The covered text ``self.text[span.start:span.end]``."""
         return self.text[span.start : span.end]
 
-    def with_spans(self, spans: Iterable[Span], **meta: Any) -> Document:
-        """A copy with ``spans`` replacing the current ones (relations dropped) and ``meta`` merged in."""
-        return replace(self, spans=list(spans), relations=[], meta={**self.meta, **meta})
+    def with_spans(self, spans: Iterable[Span], relations: Iterable[Relation] = (), **meta: Any) -> Document:
+        """A copy with new ``spans`` and ``relations`` (indices into ``spans`` as given) and ``meta`` merged in.
+
+        The current relations are not kept: they index the current spans. To keep them while changing the
+        spans one by one, use :meth:`map_spans`.
+        """
+        return replace(self, spans=list(spans), relations=list(relations), meta={**self.meta, **meta})
+
+    def map_spans(self, fn: Callable[[Span], Span | None], **meta: Any) -> Document:
+        """A copy with each span replaced by ``fn(span)`` (``None`` drops it) and the relations kept: their
+        indices follow their spans, and a relation whose head or tail is dropped is dropped too."""
+        spans: list[Span] = []
+        new: dict[int, int] = {}
+        for i, s in enumerate(self.spans):
+            m = fn(s)
+            if m is not None:
+                new[i] = len(spans)
+                spans.append(m)
+        relations = [replace(r, head=new[r.head], tail=new[r.tail]) for r in self.relations
+                     if r.head in new and r.tail in new]
+        return replace(self, spans=spans, relations=relations, meta={**self.meta, **meta})
 
     def without_spans(self) -> Document:
         """A copy with no spans or relations: what a teacher or student receives as unlabelled input."""
@@ -175,14 +224,6 @@ class Document:
     def entities(self) -> list[tuple[int, int, str, str]]:
         """``[(start, end, label, text), ...]`` in document order."""
         return [(s.start, s.end, s.label, self.span_text(s)) for s in self.spans]
-
-    def sentence_offsets(self) -> list[tuple[int, int]]:
-        """Character ranges of the lines of ``text`` (readers join sentences with ``"\\n"``)."""
-        out, pos = [], 0
-        for line in self.text.split("\n"):
-            out.append((pos, pos + len(line)))
-            pos += len(line) + 1
-        return out
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -229,8 +270,23 @@ class Document:
         return cls(doc_id, d["text"], spans, dict(meta), tokens, relations)
 
 
-def iter_spans(docs: Iterable[Document]) -> Iterator[tuple[Document, Span]]:
-    """Every ``(document, span)`` pair of a corpus, in order."""
-    for doc in docs:
-        for s in doc.spans:
-            yield doc, s
+T = TypeVar("T")
+
+
+def non_overlapping(
+    items: Sequence[T], bounds: Callable[[T], tuple[int, int]], priority: Callable[[T], Any]
+) -> list[T]:
+    """The items to keep when overlapping spans compete: in order of ``priority`` (lowest first), an item is
+    kept unless its ``bounds`` (``(start, end)``, end-exclusive) overlap an item kept before it.
+
+    The one overlap rule of every producer that must return non-overlapping spans (grounding of an LLM's
+    reply, ensemble voting, rules), each with its own priority. Returns the kept items in priority order.
+    """
+    kept: list[T] = []
+    taken: list[tuple[int, int]] = []
+    for item in sorted(items, key=priority):
+        a, b = bounds(item)
+        if not any(a < y and x < b for x, y in taken):
+            kept.append(item)
+            taken.append((a, b))
+    return kept

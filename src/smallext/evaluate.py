@@ -5,7 +5,9 @@ boundaries and type), the CoNLL-2000/2003 shared-task measure (Tjong Kim Sang & 
 IOB2 token sequences it agrees with ``seqeval``'s default mode.
 
 Scores are reported micro-averaged (over all spans), per entity type, and macro-averaged (unweighted mean
-of the per-type scores over types present in gold or predictions). Micro F1 also gets a 95% confidence
+of the per-type scores over the types present in gold or predictions; with ``labels``, those of them in
+``labels``). A type named in ``labels`` but absent from both sides is listed per type with zero counts and
+left out of the macro average: it has no score to average, not a score of zero. Micro F1 also gets a 95% confidence
 interval from a document-level percentile bootstrap (Efron & Tibshirani, 1993; Koehn, 2004 for its use in
 NLP): documents are resampled with replacement and micro F1 recomputed.
 
@@ -28,7 +30,7 @@ import numpy as np
 from smallext.doc import Document
 from smallext.errors import SmallextError
 
-__all__ = ["evaluate", "prf", "render_table", "align"]
+__all__ = ["evaluate", "prf", "render_table", "align", "slim"]
 
 
 def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -158,10 +160,8 @@ def evaluate(
         }
     T, F, N = sum(tp.values()), sum(fp.values()), sum(fn.values())
     mp, mr, mf = prf(T, F, N)
-    macro = {
-        k: float(np.mean([v[k] for v in per_type.values()])) if per_type else 0.0
-        for k in ("precision", "recall", "f1")
-    }
+    present = [v for v in per_type.values() if v["tp"] + v["fp"] + v["fn"]]
+    macro = {k: float(np.mean([v[k] for v in present])) if present else 0.0 for k in ("precision", "recall", "f1")}
     return {
         "micro": {
             "precision": mp, "recall": mr, "f1": mf,
@@ -172,6 +172,12 @@ def evaluate(
         "support": {t: per_type[t]["support"] for t in types},
         "documents": len(pairs),
     }
+
+
+def slim(result: dict[str, Any]) -> dict[str, Any]:
+    """An :func:`evaluate` result without its top-level ``support`` table (the per-type entries keep theirs):
+    what model cards, ``config.json`` and benchmark files store."""
+    return {k: result[k] for k in ("micro", "macro", "per_type", "documents") if k in result}
 
 
 def render_table(result: dict[str, Any], title: str = "Entity-level scores (strict match)"):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,8 @@ class Schema(_Strict):
         return [ex.to_document(f"schema:{t.name}:{k}") for t in self.entity_types for k, ex in enumerate(t.examples)]
 
     def map_documents(self, docs: Iterable[Document], *, strict: bool = True) -> list[Document]:
-        """Rename span labels to the schema's type names through names and aliases.
+        """Rename span labels to the schema's type names through names and aliases. Relations are kept (one whose
+        head or tail is dropped goes with it).
 
         Args:
             docs: documents whose labels may use aliases (e.g. a dataset's tags).
@@ -156,21 +158,19 @@ class Schema(_Strict):
         Raises:
             ConfigError: (strict) a label matches no type or alias; names the document and label.
         """
-        out = []
-        for d in docs:
-            spans = []
-            for s in d.spans:
-                name = self.resolve_label(s.label)
-                if name is None:
-                    if strict:
-                        raise ConfigError(
-                            f"document {d.id!r}: label {s.label!r} is not an entity type or alias of schema "
-                            f"{self.name!r} (types: {', '.join(self.labels)})"
-                        )
-                    continue
-                spans.append(s if name == s.label else Span(s.start, s.end, name, s.score, s.source))
-            out.append(d.with_spans(spans))
-        return out
+
+        def rename(d: Document, s: Span) -> Span | None:
+            name = self.resolve_label(s.label)
+            if name is None and strict:
+                raise ConfigError(
+                    f"document {d.id!r}: label {s.label!r} is not an entity type or alias of schema "
+                    f"{self.name!r} (types: {', '.join(self.labels)})"
+                )
+            if name is None:
+                return None
+            return s if name == s.label else replace(s, label=name)
+
+        return [d.map_spans(lambda s, d=d: rename(d, s)) for d in docs]
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -202,10 +202,3 @@ def load_schema(path: str | Path | Schema) -> Schema:
         problems = "; ".join(f"field {_field_path(err['loc'])}: {err['msg']}" for err in e.errors())
         raise ConfigError(f"{path}: {problems}") from None
 
-
-def schemas_dir() -> Path:
-    """The ``schemas/`` folder shipped in the repository (schemas for the registered datasets)."""
-    from smallext.datasets import repo_root
-
-    root = repo_root()
-    return (root if root is not None else Path.cwd()) / "schemas"

@@ -9,42 +9,77 @@ Endpoints:
 Concurrent requests are micro-batched: texts wait at most ``batch_wait_ms`` for others, then go to
 onnxruntime together (at most ``max_batch`` texts per call). Limits give clear errors: a body over
 ``max_body_bytes`` gets 413; more than ``max_texts`` texts or a text over ``max_chars`` characters gets 422
-naming the limit; a body that is not UTF-8 gets 400 and malformed JSON 422, never a 500.
+naming the limit; a body that is not UTF-8 gets 400 and malformed JSON 422, never a 500. The OpenAPI schema
+documents each of these answers, the limits (``maxItems``, ``maxLength``) and that a request holds exactly
+one of ``texts`` and ``documents``.
+
+The body is read as a stream with a hard cap (:class:`BodyLimit`): an oversize body, announced by its
+``Content-Length`` or sent in chunks without one, is never held in memory; the rest of it is read and thrown
+away before the 413 is sent, because a client sends its whole body before it reads the answer (Python's
+urllib, requests, curl), and a server that answers and closes early makes it see "connection reset" instead
+of the 413 and its message.
 """
 
-from __future__ import annotations
+# no ``from __future__ import annotations``: FastAPI reads the endpoint's annotations, which name the request
+# model made for this server's limits inside create_app
 
 import asyncio
+import json
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Self
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Body, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from smallext.doc import Document
 
 
-class DocIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str
-    text: str
+def request_models(max_texts: int, max_chars: int) -> tuple[type[BaseModel], type[BaseModel]]:
+    """``(DocIn, ExtractRequest)`` for a server's limits: the limits appear in the JSON schema (``maxItems``,
+    ``maxLength``) and the server checks them with messages that name them."""
+    Text = Annotated[str, Field(json_schema_extra={"maxLength": max_chars})]
+
+    class DocIn(BaseModel):
+        """A document to extract from: an id of the caller's and the text."""
+
+        model_config = ConfigDict(extra="forbid")
+        id: str
+        text: Text
+
+    class ExtractRequest(BaseModel):
+        """Exactly one of ``texts`` (ids are their positions) or ``documents``."""
+
+        model_config = ConfigDict(extra="forbid", json_schema_extra={
+            "oneOf": [{"required": ["texts"]}, {"required": ["documents"]}]})
+        texts: list[Text] | SkipJsonSchema[None] = Field(None, json_schema_extra={"maxItems": max_texts})
+        documents: list[DocIn] | SkipJsonSchema[None] = Field(None, json_schema_extra={"maxItems": max_texts})
+
+        @model_validator(mode="after")
+        def _one(self) -> Self:
+            given = [k for k in ("texts", "documents") if k in self.model_fields_set]
+            if len(given) != 1:
+                raise ValueError("give exactly one of 'texts' or 'documents'")
+            if getattr(self, given[0]) is None:
+                raise ValueError(f"'{given[0]}' must be a list, not null")
+            return self
+
+    return DocIn, ExtractRequest
 
 
-class ExtractRequest(BaseModel):
-    """Either ``texts`` or ``documents``."""
+class Problem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
 
-    model_config = ConfigDict(extra="forbid")
-    texts: list[str] | None = None
-    documents: list[DocIn] | None = None
 
-    @model_validator(mode="after")
-    def _one(self) -> ExtractRequest:
-        if (self.texts is None) == (self.documents is None):
-            raise ValueError("give exactly one of 'texts' or 'documents'")
-        return self
+class ErrorOut(BaseModel):
+    """An error answer: what is wrong, as a sentence or as a list of problems with their places."""
+
+    detail: str | list[Problem]
 
 
 class SpanOut(BaseModel):
@@ -148,21 +183,13 @@ def create_app(
                   description="Entity extraction with a smallext student model.")
     app.state.batcher = batcher
     app.state.limits = {"max_texts": max_texts, "max_chars": max_chars, "max_body_bytes": max_body_bytes}
-
-    @app.middleware("http")
-    async def body_limits(request: Request, call_next):
-        if request.method == "POST":
-            length = request.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > max_body_bytes:
-                return JSONResponse({"detail": f"request body over the limit of {max_body_bytes} bytes"}, 413)
-            body = await request.body()
-            if len(body) > max_body_bytes:
-                return JSONResponse({"detail": f"request body over the limit of {max_body_bytes} bytes"}, 413)
-            try:
-                body.decode("utf-8")
-            except UnicodeDecodeError as e:
-                return JSONResponse({"detail": f"request body is not valid UTF-8 (byte {e.start})"}, 400)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    _, ExtractRequest = request_models(max_texts, max_chars)
+    errors = {400: {"model": ErrorOut, "description": "The body is not valid UTF-8."},
+              413: {"model": ErrorOut, "description": f"The body is over {max_body_bytes} bytes."},
+              422: {"model": ErrorOut, "description": "Malformed JSON, a field of the wrong kind, not exactly one "
+                                                      "of texts and documents, or over a limit of texts or "
+                                                      "characters."}}
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
@@ -188,8 +215,8 @@ def create_app(
                          "tokenizers": tokenizers.__version__},
         }
 
-    @app.post("/extract", response_model=ExtractResponse)
-    async def extract(req: ExtractRequest) -> ExtractResponse:
+    @app.post("/extract", response_model=ExtractResponse, responses=errors)
+    async def extract(req: Annotated[ExtractRequest, Body()]) -> ExtractResponse:
         docs = ([Document(str(i), t) for i, t in enumerate(req.texts)] if req.texts is not None
                 else [Document(d.id, d.text) for d in req.documents])
         if len(docs) > max_texts:
@@ -198,6 +225,11 @@ def create_app(
             if len(d.text) > max_chars:
                 raise HTTPException(422, f"text {d.id!r} has {len(d.text)} characters: over the limit of "
                                          f"{max_chars} characters per text")
+            try:
+                d.text.encode("utf-8")
+            except UnicodeEncodeError as e:  # a lone surrogate escaped in the JSON ("\ud800")
+                raise HTTPException(422, f"text {d.id!r} has an unpaired surrogate at character {e.start}; "
+                                         "texts must be Unicode text") from None
         out = await batcher.submit(docs)
         return ExtractResponse(model=name, documents=[
             DocOut(id=d.id, text=d.text, spans=[SpanOut(start=s.start, end=s.end, label=s.label,
@@ -206,6 +238,65 @@ def create_app(
         ])
 
     return app
+
+
+class BodyLimit:
+    """ASGI middleware: read a POST body as a stream with a hard cap of ``max_bytes``.
+
+    A body within the cap is handed to the app whole (and must be UTF-8, else 400). An oversize body, by its
+    ``Content-Length`` or by counting a chunked one, is read to its end and thrown away (constant memory),
+    then answered 413 with a JSON message, so that a client that sends everything before reading (urllib,
+    requests, curl) gets the 413 rather than a reset connection.
+    """
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        over = length.isdigit() and int(length) > self.max_bytes
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            over = over or size > self.max_bytes
+            if not over:
+                chunks.append(body)
+            elif chunks:
+                chunks = []
+            if not message.get("more_body", False):
+                break
+        if over:
+            return await _answer(send, 413, f"request body over the limit of {self.max_bytes} bytes")
+        body = b"".join(chunks)
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return await _answer(send, 400, f"request body is not valid UTF-8 (byte {e.start})")
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _answer(send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _version() -> str:
@@ -221,4 +312,4 @@ def serve(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, **op
     uvicorn.run(create_app(model_dir, **options), host=host, port=port, log_level="info")
 
 
-__all__ = ["create_app", "serve"]
+__all__ = ["BodyLimit", "create_app", "request_models", "serve"]

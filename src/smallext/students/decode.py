@@ -9,11 +9,12 @@ is the mean probability of its chosen tags.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from smallext.doc import Span
-from smallext.students.features import EncodedText, Window, pad_batch
+from smallext.doc import Document, Span
+from smallext.students.features import EncodedText, Window, encode, pad_batch, windows
 
 Runner = Callable[[dict[str, np.ndarray]], np.ndarray]
 """A model call: padded batch arrays -> logits of shape (B, T, n_tags) as float32."""
@@ -128,3 +129,54 @@ def decode_words(
     if not (start_ok[path[0]] and trans_ok[path[:-1], path[1:]].all()):
         path = viterbi(np.log(np.clip(word_probs, 1e-9, 1.0)), start_ok, trans_ok)
     return spans_from_path(path, word_probs, words, tags, source)
+
+
+@dataclass(frozen=True)
+class WordProbs:
+    """A student's tag probabilities for each word of one document.
+
+    Attributes:
+        words: (n_words, 2) int array of each word's character offsets ``[start, end)`` in the text (the
+            tokenizer's words: whitespace and punctuation split; every predicted span starts and ends on them).
+        probs: (n_words, n_tags) float32 array; row ``i`` is word ``i``'s distribution over ``tags``
+            (softmax of its first word piece's logits; rows sum to 1).
+        tags: the tag names, IOB2 (``["O", "B-T1", "I-T1", ...]``).
+    """
+
+    words: np.ndarray
+    probs: np.ndarray
+    tags: tuple[str, ...]
+
+
+def predict_documents(
+    docs: Sequence[Document], tokenizer, special: tuple[int, int], run: Runner, tags: Sequence[str], *,
+    max_length: int, stride: int, batch_size: int = 32, pad_id: int = 0, source: str | None = None,
+    constraints=None, with_probs: bool = False,
+) -> list[Document] | tuple[list[Document], list[WordProbs]]:
+    """The prediction loop that training (torch) and the extractor (onnxruntime) share: encode the texts, run
+    ``run`` over their windows, decode each text's word probabilities into spans.
+
+    Args:
+        docs: the documents (their existing spans are replaced).
+        tokenizer: the model's fast tokenizer; ``special``: its ``(cls_id, sep_id)``.
+        run: the model call (:data:`Runner`).
+        tags: the model's IOB2 tags; ``constraints``: :func:`allowed_transitions` of them (computed if None).
+        max_length, stride: window size and overlap in word pieces; batch_size: windows per call.
+        source: the spans' ``source``.
+        with_probs: also return each document's :class:`WordProbs` (computed anyway; returning them costs
+            nothing more).
+
+    Returns:
+        One Document per input, in input order; with ``with_probs``, ``(documents, word probabilities)``.
+    """
+    encoded = encode(tokenizer, [d.text for d in docs])
+    wins = windows(encoded, special[0], special[1], max_length, stride)
+    probs = predict_word_probs(encoded, wins, run, batch_size, pad_id)
+    cons = constraints if constraints is not None else allowed_transitions(tags)
+    out = [d.with_spans(decode_words(p, e.words, tags, cons, source)) for d, e, p in zip(docs, encoded, probs,
+                                                                                       strict=True)]
+    if not with_probs:
+        return out
+    tag_names = tuple(tags)
+    return out, [WordProbs(e.words, p if len(e.words) else np.zeros((0, len(tags)), np.float32), tag_names)
+                 for e, p in zip(encoded, probs, strict=True)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +11,7 @@ import numpy as np
 
 from smallext.doc import Document
 from smallext.errors import ConfigError
-from smallext.students.decode import allowed_transitions, decode_words, predict_word_probs
-from smallext.students.features import encode, windows
+from smallext.students.decode import WordProbs, allowed_transitions, predict_documents
 
 
 class Extractor:
@@ -20,6 +19,8 @@ class Extractor:
 
     Use :meth:`load`; then :meth:`extract` takes strings or Documents and returns Documents with spans
     (character offsets, labels, and a score in [0, 1]: the mean probability of the span's tags).
+    :meth:`extract_with_probs` returns each word's tag probabilities beside them (for label-error detection
+    and active learning).
     """
 
     def __init__(self, model_dir: Path, config: dict[str, Any], session, tokenizer, onnx_file: str) -> None:
@@ -92,25 +93,30 @@ class Extractor:
         Returns:
             One Document per input, in input order, spans sorted by offset, ``source`` = ``model:DIR``.
         """
+        return self._predict(inputs, batch_size, False)
+
+    def extract_with_probs(
+        self, inputs: Iterable[str | Document] | str | Document, *, batch_size: int = 32
+    ) -> tuple[list[Document], list[WordProbs]]:
+        """:meth:`extract`, and each document's word-level tag probabilities beside it.
+
+        Returns:
+            ``(documents, probabilities)``: the Documents of :meth:`extract` and, for each, a
+            :class:`~smallext.students.decode.WordProbs` with its words' character offsets (n_words, 2) and
+            their probabilities over :attr:`tags` (n_words, n_tags), rows summing to 1.
+        """
+        return self._predict(inputs, batch_size, True)
+
+    def _predict(self, inputs, batch_size: int, with_probs: bool):
         if isinstance(inputs, (str, Document)):
             inputs = [inputs]
         docs = [x if isinstance(x, Document) else Document(str(i), x) for i, x in enumerate(inputs)]
         if not docs:
-            return []
-        encoded = encode(self.tokenizer, [d.text for d in docs])
-        wins = windows(encoded, self._cls, self._sep, self.max_length, self.stride)
-        probs = predict_word_probs(encoded, wins, self._run, batch_size, self.pad_id)
-        return [
-            d.with_spans(decode_words(p, e.words, self.tags, self._constraints, self.source))
-            for d, e, p in zip(docs, encoded, probs, strict=True)
-        ]
-
-    def extract_texts(self, texts: Sequence[str], *, batch_size: int = 32) -> list[list[dict[str, Any]]]:
-        """Convenience: spans of each text as dicts ``{start, end, label, text, score}``."""
-        out = []
-        for d in self.extract(list(texts), batch_size=batch_size):
-            out.append([{**s.to_dict(), "text": d.span_text(s)} for s in d.spans])
-        return out
+            return ([], []) if with_probs else []
+        return predict_documents(docs, self.tokenizer, (self._cls, self._sep), self._run, self.tags,
+                                 max_length=self.max_length, stride=self.stride, batch_size=batch_size,
+                                 pad_id=self.pad_id, source=self.source, constraints=self._constraints,
+                                 with_probs=with_probs)
 
 
 FILE_CHUNK = 1024

@@ -7,63 +7,30 @@ words in the loss, so a teacher's confidence can soften uncertain labels. Determ
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from smallext.datasets import load_documents
 from smallext.doc import Document
-from smallext.evaluate import evaluate
+from smallext.evaluate import evaluate, slim
+from smallext.io.atomic import atomic_directory
 from smallext.students.base import load_tokenizer, resolve_base_model, special_ids
-from smallext.students.decode import allowed_transitions, decode_words, predict_word_probs
+from smallext.students.decode import WordProbs, predict_documents
 from smallext.students.features import bio_labels, encode, label_words, pad_batch, windows
 from smallext.students.model import TokenClassifier, build_model, torch_runner
+from smallext.students.options import StudentOptions
 
-
-@dataclass
-class TrainConfig:
-    """Student training options.
-
-    Attributes:
-        base_model: ``minilm`` (default), ``mpnet``, a local directory or a Hugging Face id.
-        epochs: passes over the training data (>= 1).
-        batch_size: windows per optimisation step.
-        lr: peak learning rate of the encoder; the casing embedding and classifier use ``head_lr``.
-        head_lr: peak learning rate of the newly initialised layers.
-        warmup: fraction of steps of linear warm-up (0-1), then linear decay to 0.
-        weight_decay: AdamW weight decay (not applied to biases and LayerNorm).
-        max_grad_norm: gradient clipping threshold (L2 norm).
-        seed: random seed (data order, dropout, initialisation).
-        max_length: word pieces per window, special tokens included.
-        stride: overlap between consecutive windows, in word pieces.
-        casing: add the learned casing-feature embedding.
-        dropout: dropout before the classifier.
-        layers: keep only the base encoder's first N transformer layers (None: all of them); fewer layers run
-            proportionally faster (see :func:`~smallext.students.model.build_model`).
-        threads: torch intra-op threads (None: torch's default).
-    """
-
-    base_model: str = "minilm"
-    epochs: int = 5
-    batch_size: int = 16
-    lr: float = 1e-4
-    head_lr: float = 1e-3
-    warmup: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    seed: int = 13
-    max_length: int = 256
-    stride: int = 64
-    casing: bool = True
-    dropout: float = 0.1
-    layers: int | None = None
-    threads: int | None = None
+__all__ = ["TrainResult", "predict", "train", "train_student"]
 
 
 @dataclass
@@ -74,7 +41,7 @@ class TrainResult:
     tokenizer: Any
     tags: list[str]
     entity_types: list[str]
-    config: TrainConfig
+    config: StudentOptions
     base_dir: str
     best_epoch: int
     dev: dict[str, Any] | None
@@ -82,7 +49,41 @@ class TrainResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
     def card_facts(self) -> dict[str, Any]:
-        return {"config": asdict(self.config), "best_epoch": self.best_epoch, "history": self.history, **self.stats}
+        return {"config": self.config.model_dump(), "best_epoch": self.best_epoch, "history": self.history,
+                **self.stats}
+
+    def save(self, path: str | Path) -> Path:
+        """Save this torch checkpoint as a directory: ``weights.pt`` (the state dict), ``tokenizer.json`` and
+        ``checkpoint.json`` (tags, entity types, options, base model, best epoch, dev scores, history).
+        Written to a temporary folder, then renamed. Returns ``path``."""
+        path = Path(path)
+        with atomic_directory(path) as tmp:
+            torch.save(self.model.state_dict(), tmp / "weights.pt")
+            self.tokenizer.save(str(tmp / "tokenizer.json"))
+            meta = {"format": "smallext-checkpoint/1", "tags": self.tags, "entity_types": self.entity_types,
+                    "config": self.config.model_dump(), "base_dir": self.base_dir, "best_epoch": self.best_epoch,
+                    "dev": slim(self.dev) if self.dev else None, "history": self.history, "stats": self.stats}
+            (tmp / "checkpoint.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainResult:
+        """Load a checkpoint written by :meth:`save` (the model on CPU, in eval mode).
+
+        Raises:
+            ConfigError: ``path`` is not a checkpoint directory.
+        """
+        from smallext.errors import ConfigError
+
+        path = Path(path)
+        if not (path / "checkpoint.json").is_file():
+            raise ConfigError(f"not a smallext checkpoint: {path / 'checkpoint.json'} is missing")
+        meta = json.loads((path / "checkpoint.json").read_text(encoding="utf-8"))
+        cfg = StudentOptions.model_validate(meta["config"])
+        model = build_model(meta["base_dir"], len(meta["tags"]), cfg.casing, cfg.dropout, cfg.layers)
+        model.load_state_dict(torch.load(path / "weights.pt", weights_only=True))
+        return cls(model.eval(), load_tokenizer(str(path)), meta["tags"], meta["entity_types"], cfg, meta["base_dir"],
+                   meta["best_epoch"], meta["dev"], meta["history"], meta["stats"])
 
 
 def set_seed(seed: int) -> None:
@@ -101,18 +102,16 @@ def predict(
     stride: int = 64,
     batch_size: int = 64,
     source: str | None = None,
-) -> list[Document]:
-    """Run a torch student over Documents; returns copies with predicted spans (same ids and texts)."""
+    with_probs: bool = False,
+) -> list[Document] | tuple[list[Document], list[WordProbs]]:
+    """Run a torch student over Documents; returns copies with predicted spans (same ids and texts), and with
+    ``with_probs`` each document's word-level tag probabilities too (see
+    :func:`~smallext.students.decode.predict_documents`)."""
     cls_id, sep_id = special_ids(tokenizer)
-    encoded = encode(tokenizer, [d.text for d in docs])
-    wins = windows(encoded, cls_id, sep_id, max_length, stride)
     pad_id = getattr(model.encoder.config, "pad_token_id", 0) or 0
-    probs = predict_word_probs(encoded, wins, torch_runner(model), batch_size, pad_id)
-    cons = allowed_transitions(tags)
-    return [
-        d.with_spans(decode_words(p, e.words, tags, cons, source))
-        for d, e, p in zip(docs, encoded, probs, strict=True)
-    ]
+    return predict_documents(docs, tokenizer, (cls_id, sep_id), torch_runner(model), tags, max_length=max_length,
+                             stride=stride, batch_size=batch_size, pad_id=pad_id, source=source,
+                             with_probs=with_probs)
 
 
 def _batches(n_windows: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[list[int]]:
@@ -127,7 +126,7 @@ def _batches(n_windows: Sequence[int], batch_size: int, rng: np.random.Generator
     return [batches[k] for k in order]
 
 
-def _optimizer(model: TokenClassifier, cfg: TrainConfig) -> torch.optim.Optimizer:
+def _optimizer(model: TokenClassifier, cfg: StudentOptions) -> torch.optim.Optimizer:
     decay, no_decay, head_decay, head_no_decay = [], [], [], []
     for name, p in model.named_parameters():
         is_head = not name.startswith("encoder.")
@@ -147,7 +146,7 @@ def train(
     train_docs: Sequence[Document],
     dev_docs: Sequence[Document] | None,
     entity_types: Sequence[str],
-    config: TrainConfig | None = None,
+    config: StudentOptions | None = None,
     *,
     progress: bool = True,
     device: str | None = None,
@@ -158,7 +157,7 @@ def train(
         train_docs: annotated Documents (gold or silver; span ``score`` weights the loss).
         dev_docs: gold (or held-out silver) Documents for model selection; ``None`` keeps the last epoch.
         entity_types: the labels to learn, in order; spans with other labels are ignored.
-        config: options (:class:`TrainConfig`).
+        config: options (:class:`~smallext.students.options.StudentOptions`).
         progress: show a rich progress bar with loss and dev F1.
         device: torch device (``"cpu"`` default, ``"cuda"`` where available).
 
@@ -168,7 +167,7 @@ def train(
     Raises:
         ValueError: no training documents, or no entity types.
     """
-    cfg = config or TrainConfig()
+    cfg = config or StudentOptions()
     if not train_docs:
         raise ValueError("no training documents")
     if not entity_types:
@@ -258,24 +257,12 @@ def train(
     return TrainResult(model, tokenizer, tags, list(entity_types), cfg, base_dir, best_epoch, best_dev, history, stats)
 
 
-def _as_docs(spec, group_documents: bool = False) -> list[Document]:
-    from smallext.datasets import is_dataset_spec, load, load_documents
-
-    if spec is None:
-        return []
-    if isinstance(spec, (list, tuple)):
-        return list(spec)
-    if is_dataset_spec(str(spec)):
-        return load(str(spec), group_documents=group_documents)
-    return load_documents(spec)
-
-
 def train_student(
     schema,
     train_data,
     dev_data,
     out_dir,
-    config: TrainConfig | None = None,
+    config: StudentOptions | None = None,
     *,
     test_data=None,
     group_documents: bool = False,
@@ -290,7 +277,7 @@ def train_student(
             types through names and aliases.
         train_data, dev_data, test_data: dataset specs (``conll2003:train``), files, or lists of Documents.
         out_dir: the packaged model directory to write.
-        config: :class:`TrainConfig`.
+        config: :class:`~smallext.students.options.StudentOptions`.
         group_documents: train and evaluate on whole articles (``-DOCSTART-``) instead of sentences.
         card: extra model-card facts (``training_data``, ``teacher``, ``notes``).
         keep_fp32: also keep the fp32 ONNX file at this path.
@@ -302,13 +289,15 @@ def train_student(
         ConfigError: invalid schema, or data labels the schema does not know.
     """
     from smallext.schema import load_schema
-    from smallext.students.export import _slim, package, write_config
+    from smallext.students.export import package, write_config
     from smallext.students.extractor import Extractor
 
     schema = load_schema(schema)
-    train_docs = schema.map_documents(_as_docs(train_data, group_documents))
-    dev_docs = schema.map_documents(_as_docs(dev_data, group_documents)) or None
-    test_docs = schema.map_documents(_as_docs(test_data, group_documents)) or None
+
+    def docs(spec) -> list[Document]:
+        return [] if spec is None else schema.map_documents(load_documents(spec, group_documents=group_documents))
+
+    train_docs, dev_docs, test_docs = docs(train_data), docs(dev_data) or None, docs(test_data) or None
     card = dict(card or {})
     card.setdefault("training_data", f"{train_data if isinstance(train_data, str) else 'documents'} "
                     f"({len(train_docs)} documents)")
@@ -316,15 +305,13 @@ def train_student(
     out = package(result, out_dir, schema=schema, card=card, keep_fp32=keep_fp32)
     ex = Extractor.load(out, threads=(config.threads if config else None))
     summary: dict[str, Any] = {"model_dir": str(out), "dev_torch": result.dev, "dev_int8": None, "test_int8": None}
-    import json
-
     cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
     scores = cfg["card"].setdefault("scores", {})
     if dev_docs:
         summary["dev_int8"] = evaluate(dev_docs, ex.extract(dev_docs))
-        scores["dev (int8 ONNX)"] = _slim(summary["dev_int8"])
+        scores["dev (int8 ONNX)"] = slim(summary["dev_int8"])
     if test_docs:
         summary["test_int8"] = evaluate(test_docs, ex.extract(test_docs))
-        scores["test (int8 ONNX)"] = _slim(summary["test_int8"])
+        scores["test (int8 ONNX)"] = slim(summary["test_int8"])
     write_config(out, cfg)
     return summary

@@ -5,23 +5,61 @@ members that proposed it. Modes:
 
 * ``majority``: kept when its votes exceed half of the members (weight 1 each);
 * ``union``: kept when any member proposed it;
-* ``weighted``: each member's weight is its micro F1 on a gold dev set; kept when the weights of its
-  supporters exceed half of the total weight.
+* ``weighted``: each member's weight is its micro F1 on a gold dev set (``ensemble_gold``); kept when the
+  weights of its supporters exceed half of the total weight.
 
-A kept span's score is its support (share of the total weight). Overlapping kept spans: the higher score
-wins, then the longer span. A document that any member failed on is failed (and retried on the next run).
+A kept span's score is its support (share of the total weight), and its alignment the best of its
+supporters' (``exact`` before ``fuzzy``). Overlapping kept spans: the higher score wins, then the longer span
+(:func:`smallext.doc.non_overlapping`). A document that any member failed on is failed (and retried on the
+next run).
+
+Chunks are the first LLM member's (so its calls are the ones it makes alone, and its cached replies are
+reused), and the ensemble annotates as many chunks at once as its most concurrent member allows: an LLM
+member decodes several chunks in parallel while members that must not run in two threads at once (spaCy,
+rules, a student) are called one chunk at a time.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import nullcontext
+from typing import Literal, Protocol
 
-from smallext.doc import Document, Span
+from pydantic import BaseModel, ConfigDict, Field
+
+from smallext.doc import Document, Span, non_overlapping
 from smallext.errors import ConfigError
 from smallext.teachers.base import ChunkResult, Teacher
+from smallext.teachers.store import CallCache
+
+__all__ = ["EnsembleOptions", "EnsembleTeacher", "MODES", "MemberLoader", "load_ensemble", "member_weights",
+           "split_ensemble"]
 
 MODES = ("majority", "union", "weighted")
+
+
+class EnsembleOptions(BaseModel):
+    """Options of ``ensemble:`` teachers: the voting, plus any option of a member's kind (each member takes the
+    options its kind knows)."""
+
+    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
+    ensemble_mode: Literal["majority", "union", "weighted"] = Field("majority", description="how members vote")
+    ensemble_gold: str | list[Document] | None = Field(
+        None, description="gold dev set (dataset or file) whose F1 weighs each member in weighted voting")
+
+
+def split_ensemble(members: str, kinds: Sequence[str]) -> list[str]:
+    """Split ``SPEC1,SPEC2`` at commas that start a new spec (``kind:`` for a kind in ``kinds``), so paths may
+    contain commas."""
+    parts: list[str] = []
+    for piece in members.split(","):
+        if parts and not any(piece.startswith(f"{k}:") or piece == k for k in kinds):
+            parts[-1] += "," + piece
+        else:
+            parts.append(piece)
+    return [p for p in parts if p]
 
 
 def member_weights(members: Sequence[Teacher], gold: Sequence[Document], schema) -> list[float]:
@@ -36,6 +74,9 @@ def member_weights(members: Sequence[Teacher], gold: Sequence[Document], schema)
     return out
 
 
+_ALIGNMENT_RANK = {"exact": 0, "fuzzy": 1, None: 2}
+
+
 class EnsembleTeacher(Teacher):
     """Vote over member teachers (see module docstring).
 
@@ -44,7 +85,6 @@ class EnsembleTeacher(Teacher):
     """
 
     def __init__(self, members: Sequence[Teacher], mode: str = "majority", weights: Sequence[float] | None = None):
-        super().__init__()
         if len(members) < 2:
             raise ConfigError("an ensemble needs at least two teachers")
         if mode not in MODES:
@@ -55,53 +95,41 @@ class EnsembleTeacher(Teacher):
         self.mode = mode
         self.weights = list(weights) if weights is not None else [1.0] * len(members)
         self.spec = "ensemble:" + ",".join(m.spec for m in members)
-
-    @property
-    def cache(self):
-        return self._cache
-
-    @cache.setter
-    def cache(self, value) -> None:
-        self._cache = value
-        for m in getattr(self, "members", []):
-            m.cache = value
+        self.concurrency = max(m.concurrency for m in self.members)
+        self.price_per_mtok = next((m.price_per_mtok for m in self.members if m.price_per_mtok is not None), None)
+        # a member that must not run in two threads at once is called under its own lock
+        self._locks = [threading.Lock() if m.concurrency <= 1 else nullcontext() for m in self.members]
 
     def plan(self, docs):
-        """The chunks of the first member that groups documents by itself (an LLM teacher: so its calls
-        are the ones it makes alone, and its cached replies are reused), else 32 documents per chunk."""
         planner = next((m for m in self.members if hasattr(m, "chunk_chars")), None)
         if planner is not None:
             return planner.plan(docs)
         return [list(docs[i : i + 32]) for i in range(0, len(docs), 32)]
 
-    def annotate_chunk(self, docs: Sequence[Document]) -> ChunkResult:
+    def annotate_chunk(self, docs: Sequence[Document], cache: CallCache) -> ChunkResult:
         res = ChunkResult()
         votes: dict[str, dict[tuple[int, int, str], float]] = {d.id: defaultdict(float) for d in docs}
-        for member, w in zip(self.members, self.weights, strict=True):
+        aligned: dict[tuple[str, tuple[int, int, str]], str | None] = {}
+        for member, w, lock in zip(self.members, self.weights, self._locks, strict=True):
             for chunk in member.plan(docs):
-                r = member.annotate_chunk(chunk)
-                res.failed.update(r.failed)
-                res.stats += r.stats
-                res.tokens_in += r.tokens_in
-                res.tokens_out += r.tokens_out
-                res.calls += r.calls
-                res.cache_hits += r.cache_hits
+                with lock:
+                    r = member.annotate_chunk(chunk, cache)
+                res.add_costs(r)
                 for d in r.docs:
-                    for s in {s.key for s in d.spans}:
-                        votes[d.id][s] += w if self.mode != "union" else 1.0
+                    for s in {s.key: s for s in d.spans}.values():
+                        votes[d.id][s.key] += w if self.mode != "union" else 1.0
+                        k = (d.id, s.key)
+                        if _ALIGNMENT_RANK[s.alignment] < _ALIGNMENT_RANK[aligned.get(k)]:
+                            aligned[k] = s.alignment
         total = sum(self.weights) if self.mode != "union" else len(self.members)
         for d in docs:
             if d.id in res.failed:
                 continue
-            cands = []
-            for (a, b, lab), v in votes[d.id].items():
-                if self.mode == "union" or v > total / 2:
-                    cands.append((a, b, lab, v / total))
-            kept: list[tuple[int, int, str, float]] = []
-            for c in sorted(cands, key=lambda c: (-c[3], -(c[1] - c[0]), c[0])):
-                if not any(c[0] < k[1] and k[0] < c[1] for k in kept):
-                    kept.append(c)
-            res.docs.append(d.with_spans([Span(a, b, lab, round(sc, 4), self.spec) for a, b, lab, sc in kept]))
+            cands = [(a, b, lab, v / total) for (a, b, lab), v in votes[d.id].items()
+                     if self.mode == "union" or v > total / 2]
+            kept = non_overlapping(cands, lambda c: (c[0], c[1]), lambda c: (-c[3], -(c[1] - c[0]), c[0]))
+            res.docs.append(d.with_spans([Span(a, b, lab, round(sc, 4), self.spec, aligned.get((d.id, (a, b, lab))))
+                                          for a, b, lab, sc in kept]))
         return res
 
     def describe(self):
@@ -113,4 +141,28 @@ class EnsembleTeacher(Teacher):
             m.close()
 
 
-__all__ = ["EnsembleTeacher", "member_weights", "MODES"]
+class MemberLoader(Protocol):
+    """What the registry gives a composite teacher to build its members with."""
+
+    kinds: Sequence[str]  # the registered teacher kinds
+
+    def __call__(self, spec: str, schema, options: BaseModel) -> Teacher:
+        """Load the teacher ``spec`` with the fields of ``options`` that its kind knows."""
+
+
+def load_ensemble(arg: str, schema, opts: EnsembleOptions, load_member: MemberLoader) -> EnsembleTeacher:
+    """The ``ensemble:SPEC1,SPEC2,...`` teacher (the registry's loader): each member is loaded by
+    ``load_member`` with the options its kind knows.
+
+    Raises:
+        ConfigError: ``weighted`` without ``ensemble_gold``, or a member's error.
+    """
+    members = [load_member(s, schema, opts) for s in split_ensemble(arg, load_member.kinds)]
+    weights = None
+    if opts.ensemble_mode == "weighted":
+        if opts.ensemble_gold is None:
+            raise ConfigError("ensemble_mode 'weighted' needs ensemble_gold: a gold dev set to weigh members by F1")
+        from smallext.datasets import load_documents
+
+        weights = member_weights(members, load_documents(opts.ensemble_gold), schema)
+    return EnsembleTeacher(members, opts.ensemble_mode, weights)

@@ -12,28 +12,39 @@ For each returned entity ``{"text": s, "type": t}``:
 4. ``occurrences="all"`` (default) labels every occurrence found; ``"first"`` only the first one.
 5. A string found nowhere is a hallucination: dropped and counted (``ungrounded``).
 
-Overlaps are then resolved by one rule: **the longest span wins; on equal length, the entity the model
-listed first wins**; the losers are counted (``overlap_dropped``). The same span returned twice is kept
-once (``duplicate``). Each entity gets an alignment status like LangExtract's: ``exact``, ``fuzzy``,
-``ungrounded`` or ``unknown_type``.
+Overlaps are then resolved by one rule (:func:`smallext.doc.non_overlapping`): **the longest span wins; on
+equal length, the entity the model listed first wins**; the losers are counted (``overlap_dropped``). The
+same span returned twice is kept once (``duplicate``). Each entity gets an alignment status like
+LangExtract's: ``exact``, ``fuzzy``, ``ungrounded`` or ``unknown_type``, and each span keeps its entity's
+(``Span.alignment``: ``exact`` or ``fuzzy``), so later stages can tell a verbatim copy from a loose match.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from smallext.doc import Span
+from smallext.doc import Span, non_overlapping
 
 Occurrences = Literal["all", "first"]
 
 
 @dataclass
 class GroundingStats:
-    """Counts over a batch of grounded replies (add them with ``+=``)."""
+    """Counts over a batch of grounded replies (add them with ``+=``).
+
+    Attributes:
+        entities: entities the model returned (each counts once, however many times it was found).
+        exact, fuzzy: entities found by an exact, or a case- and whitespace-insensitive, match.
+        ungrounded: entities found nowhere in the text (hallucinations).
+        unknown_type: entities with a type the schema does not know.
+        duplicate: spans found twice (the same offsets from two entities); kept once.
+        overlap_dropped: spans that lost to an overlapping, longer or earlier, span.
+        crossing: spans that cross the boundary between two documents of one call (they belong to none).
+        spans: spans kept.
+    """
 
     entities: int = 0
     exact: int = 0
@@ -42,6 +53,7 @@ class GroundingStats:
     unknown_type: int = 0
     duplicate: int = 0
     overlap_dropped: int = 0
+    crossing: int = 0
     spans: int = 0
 
     def __iadd__(self, other: GroundingStats) -> GroundingStats:
@@ -118,11 +130,11 @@ def ground(
         source, score: copied onto every span.
 
     Returns:
-        ``(spans sorted by offset, stats, one Alignment per returned entity)``.
+        ``(spans sorted by offset, each with its entity's alignment; stats; one Alignment per returned entity)``.
     """
     stats = GroundingStats()
     aligns: list[Alignment] = []
-    candidates: list[tuple[int, int, str, int]] = []  # start, end, label, rank
+    candidates: list[tuple[int, int, str, int, str]] = []  # start, end, label, rank, alignment
     for rank, ent in enumerate(entities):
         s = str(ent.get("text", "")).strip()
         t = str(ent.get("type", ""))
@@ -145,7 +157,7 @@ def ground(
         stats.exact += status == "exact"
         stats.fuzzy += status == "fuzzy"
         aligns.append(Alignment(s, t, status, label, list(found)))
-        candidates += [(a, b, label, rank) for a, b in found]
+        candidates += [(a, b, label, rank, status) for a, b in found]
     # duplicates: same offsets (and any label) -> keep the first listed
     seen: dict[tuple[int, int], int] = {}
     unique = []
@@ -156,17 +168,8 @@ def ground(
         seen[(c[0], c[1])] = c[3]
         unique.append(c)
     # overlaps: longest first, then the model's order
-    kept: list[tuple[int, int, str, int]] = []
-    for c in sorted(unique, key=lambda c: (-(c[1] - c[0]), c[3])):
-        if any(c[0] < k[1] and k[0] < c[1] for k in kept):
-            stats.overlap_dropped += 1
-            continue
-        kept.append(c)
-    spans = sorted((Span(a, b, lab, score, source) for a, b, lab, _ in kept), key=lambda s: s.key)
+    kept = non_overlapping(unique, lambda c: (c[0], c[1]), lambda c: (-(c[1] - c[0]), c[3]))
+    stats.overlap_dropped += len(unique) - len(kept)
+    spans = sorted((Span(a, b, lab, score, source, status) for a, b, lab, _, status in kept), key=lambda s: s.key)
     stats.spans = len(spans)
     return spans, stats, aligns
-
-
-def type_counts(aligns: Sequence[Alignment]) -> Counter:
-    """Alignment statuses counted, e.g. ``Counter({"exact": 5, "ungrounded": 1})``."""
-    return Counter(a.status for a in aligns)

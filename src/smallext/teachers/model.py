@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
-from smallext.doc import Document, Span
+from pydantic import BaseModel, ConfigDict, Field
+
+from smallext.doc import Document
 from smallext.teachers.base import ChunkResult, Teacher
+from smallext.teachers.store import CallCache
+
+
+class ModelOptions(BaseModel):
+    """Options of ``model:`` teachers."""
+
+    model_config = ConfigDict(extra="forbid")
+    threads: int | None = Field(None, ge=1, description="onnxruntime threads (default: all cores)")
 
 
 class ModelTeacher(Teacher):
@@ -21,7 +32,6 @@ class ModelTeacher(Teacher):
     def __init__(self, model_dir: str, schema, threads: int | None = None) -> None:
         from smallext.students.extractor import Extractor
 
-        super().__init__()
         self.spec = f"model:{model_dir}"
         self.extractor = Extractor.load(model_dir, threads=threads)
         self.schema = schema
@@ -29,32 +39,18 @@ class ModelTeacher(Teacher):
     def plan(self, docs):
         return [list(docs[i : i + 256]) for i in range(0, len(docs), 256)]
 
-    def annotate_chunk(self, docs: Sequence[Document]) -> ChunkResult:
+    def annotate_chunk(self, docs: Sequence[Document], cache: CallCache | None = None) -> ChunkResult:
         res = ChunkResult()
         for d, p in zip(docs, self.extractor.extract([d.without_spans() for d in docs]), strict=True):
             spans = []
             for s in p.spans:
                 label = self.schema.resolve_label(s.label)
                 if label is not None:
-                    spans.append(Span(s.start, s.end, label, s.score, self.spec))
+                    spans.append(replace(s, label=label, source=self.spec))
             res.docs.append(d.with_spans(spans))
         return res
 
 
-class GoldTeacher(Teacher):
-    """Copies the input documents' gold labels. For experiments only: reports say so."""
-
-    spec = "gold"
-    uses_gold = True
-
-    def __init__(self, schema) -> None:
-        super().__init__()
-        self.schema = schema
-
-    def annotate_chunk(self, docs: Sequence[Document]) -> ChunkResult:
-        mapped = self.schema.map_documents(docs, strict=False)
-        return ChunkResult(docs=[d.with_spans([Span(s.start, s.end, s.label, 1.0, "gold") for s in d.spans])
-                                 for d in mapped])
-
-    def describe(self):
-        return {"teacher": "gold", "note": "gold labels copied: an upper bound, not a real teacher"}
+def load_model_teacher(arg: str, schema, opts: ModelOptions, load_member=None) -> ModelTeacher:
+    """The ``model:DIR`` teacher (the registry's loader)."""
+    return ModelTeacher(arg, schema, opts.threads)

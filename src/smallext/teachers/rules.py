@@ -9,7 +9,8 @@ File shape::
       - {label: LOC, phrases: [New York, Paris]}
       - {label: ORG, regex: '\\b[A-Z][a-z]+ (?:Inc|Corp|Ltd)\\.?'}
 
-Overlaps are resolved as in grounding: the longest match wins, then the earlier pattern.
+Overlaps are resolved by the one overlap rule (:func:`smallext.doc.non_overlapping`), with the priority of
+grounding: the longest match wins, then the earlier pattern.
 """
 
 from __future__ import annotations
@@ -21,9 +22,16 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from smallext.doc import Document, Span
+from smallext.doc import Document, Span, non_overlapping
 from smallext.errors import ConfigError
 from smallext.teachers.base import ChunkResult, Teacher
+from smallext.teachers.store import CallCache
+
+
+class RulesOptions(BaseModel):
+    """Options of ``rules:`` teachers: none besides the file (its own settings are in the file)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Pattern(BaseModel):
@@ -70,7 +78,6 @@ class RulesTeacher(Teacher):
     def __init__(self, path: str | Path, schema) -> None:
         import spacy
 
-        super().__init__()
         self.spec = f"rules:{path}"
         self.rules = load_rules(path)
         for i, p in enumerate(self.rules.patterns):
@@ -86,17 +93,19 @@ class RulesTeacher(Teacher):
                             for ph in p.phrases])
         self.regexes = [(i, re.compile(p.regex)) for i, p in enumerate(self.rules.patterns) if p.regex]
 
-    def annotate_chunk(self, docs: Sequence[Document]) -> ChunkResult:
+    def annotate_chunk(self, docs: Sequence[Document], cache: CallCache | None = None) -> ChunkResult:
         res = ChunkResult()
         for d, sdoc in zip(docs, self.nlp.pipe([d.text for d in docs]), strict=True):
             cands = [(e.start_char, e.end_char, int(e.label_)) for e in sdoc.ents]
             for i, rx in self.regexes:
                 cands += [(m.start(), m.end(), i) for m in rx.finditer(d.text) if m.end() > m.start()]
-            kept: list[tuple[int, int, int]] = []
-            for c in sorted(cands, key=lambda c: (-(c[1] - c[0]), c[2], c[0])):
-                if not any(c[0] < k[1] and k[0] < c[1] for k in kept):
-                    kept.append(c)
+            kept = non_overlapping(cands, lambda c: (c[0], c[1]), lambda c: (-(c[1] - c[0]), c[2], c[0]))
             spans = [Span(a, b, self.schema.resolve_label(self.rules.patterns[i].label), None, self.spec)
                      for a, b, i in kept]
             res.docs.append(d.with_spans(spans))
         return res
+
+
+def load_rules_teacher(arg: str, schema, opts: RulesOptions, load_member=None) -> RulesTeacher:
+    """The ``rules:FILE`` teacher (the registry's loader)."""
+    return RulesTeacher(arg, schema)

@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from smallext.doc import Document, Span
 from smallext.errors import ConfigError
 from smallext.teachers.base import ChunkResult, Teacher
+from smallext.teachers.store import CallCache
+
+
+class SpacyOptions(BaseModel):
+    """Options of ``spacy:`` teachers."""
+
+    model_config = ConfigDict(extra="forbid")
+    label_map: dict[str, str] | None = Field(
+        None, description="spaCy type -> schema type or alias, e.g. PERSON=PER (default: the schema's aliases)")
 
 # spaCy's OntoNotes-trained English pipelines predict these types (en_core_web_sm's label set).
 ONTONOTES_DEFAULTS = {
@@ -51,7 +62,6 @@ class SpacyTeacher(Teacher):
     """
 
     def __init__(self, pipeline: str, schema, label_map: dict[str, str] | None = None) -> None:
-        super().__init__()
         self.spec = f"spacy:{pipeline}"
         self.nlp = load_pipeline(pipeline)
         self.schema = schema
@@ -62,7 +72,7 @@ class SpacyTeacher(Teacher):
             if target is not None:
                 self.label_map[src] = target
 
-    def annotate_chunk(self, docs: Sequence[Document]) -> ChunkResult:
+    def annotate_chunk(self, docs: Sequence[Document], cache: CallCache | None = None) -> ChunkResult:
         res = ChunkResult()
         for d, sdoc in zip(docs, self.nlp.pipe([d.text for d in docs], batch_size=64), strict=True):
             spans = [Span(e.start_char, e.end_char, self.label_map[e.label_], None, self.spec)
@@ -72,3 +82,8 @@ class SpacyTeacher(Teacher):
 
     def describe(self):
         return {"teacher": self.spec, "label_map": self.label_map}
+
+
+def load_spacy(arg: str, schema, opts: SpacyOptions, load_member=None) -> SpacyTeacher:
+    """The ``spacy:PIPELINE`` teacher (the registry's loader)."""
+    return SpacyTeacher(arg, schema, opts.label_map)

@@ -1,17 +1,28 @@
-"""The annotation store: one SQLite file per annotation run (standard library ``sqlite3``).
+"""The annotation store and the call cache: the layer between an annotation run and its teacher.
 
-Tables:
+Two narrow interfaces, so that other implementations (a sharded store, one file per worker) can stand in:
+
+* :class:`CallCache`: the LLM call cache a teacher is *given* for each chunk (``get`` a successful reply by
+  key, ``put`` a call's record). :class:`MemoryCache` keeps it in memory.
+* :class:`AnnotationStore`: what :func:`~smallext.teachers.annotate.annotate` needs of a run's store: the
+  documents (which are done), each finished chunk's outcome and statistics, and the runs with their clocks.
+
+:class:`Store`, one SQLite file (standard library ``sqlite3``, WAL journal), implements both and is the
+single-machine default. Tables:
 
 * ``documents``: every input document (position, id, text), its status (``pending``, ``done``,
   ``failed``), the annotated document as JSON, the failure reason, and the number of attempts.
-* ``calls``: every teacher call: key (hash of backend, model and prompt), prompt hash, prompt, raw reply,
-  parsed entities, grounded spans, grounding statistics, tokens in/out, latency, error, the documents
-  it covered. A call with no error is the cache entry for its key; a failed call is kept for the record
-  but never reused.
-* ``runs``: one row per invocation with its options and statistics.
+* ``chunks``: one row per finished chunk: its documents, grounding statistics, tokens, calls made, cache
+  hits and failed calls. The run's statistics are summed from here, so they count what this store's runs
+  did even when their calls are cached in another store.
+* ``calls``: every teacher call recorded through the cache: key (hash of backend, model and prompt), prompt
+  hash, prompt, raw reply, parsed entities, grounded spans, grounding statistics, tokens in/out, latency,
+  error, the documents it covered. A call with no error is the cache entry for its key; a failed call is
+  kept for the record but never reused.
+* ``runs``: one row per invocation with its options, statistics and clock.
 
-Each chunk's outcome is committed in one transaction (WAL journal), so a ``kill -9`` loses at most the
-calls in flight; a re-run skips ``done`` documents and reuses cached replies.
+Each chunk's outcome is committed in one transaction, so a ``kill -9`` loses at most the calls in flight;
+a re-run skips ``done`` documents and reuses cached replies.
 """
 
 from __future__ import annotations
@@ -20,18 +31,88 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from smallext.doc import Document
 from smallext.errors import SmallextError
+
+if TYPE_CHECKING:
+    from smallext.teachers.base import ChunkResult
+
+__all__ = ["AnnotationStore", "CallCache", "MemoryCache", "Store", "STORE_VERSION"]
+
+STORE_VERSION = 2
+"""``PRAGMA user_version`` of a store this code writes (1: before the ``chunks`` table)."""
+
+
+class CallCache(Protocol):
+    """Where LLM calls are looked up and recorded (thread-safe)."""
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The record of the first successful call with ``key`` (at least ``reply``), or None."""
+
+    def put(self, key: str, record: dict[str, Any]) -> None:
+        """Record a call, successful (``record["error"] is None``: a cache entry) or not."""
+
+
+class AnnotationStore(Protocol):
+    """What an annotation run keeps: documents and their status, chunk outcomes, run clocks."""
+
+    def register(self, docs: Sequence[Document]) -> None:
+        """Add input documents (new ids become pending); raise SmallextError when an id has another text."""
+
+    def statuses(self) -> dict[str, str]:
+        """``{document id: "pending" | "done" | "failed"}``."""
+
+    def start_run(self, teacher: str, options: dict[str, Any]) -> None:
+        """Open a run with the teacher's spec and options."""
+
+    def save_chunk(self, result: ChunkResult) -> None:
+        """Record a finished chunk (its documents done or failed, its statistics) atomically."""
+
+    def touch_run(self, annotated: int) -> None:
+        """Record the run's progress and clock, so a killed run's time still counts."""
+
+    def finish_run(self, stats: dict[str, Any]) -> None:
+        """Close the run with its summary."""
+
+    def results(self, docs: Sequence[Document]) -> list[Document]:
+        """The annotated version of each input document, in input order."""
+
+    def totals(self) -> dict[str, Any]:
+        """Totals over every run of the store (see :meth:`Store.totals`)."""
+
+    def close(self) -> None: ...
+
+
+class MemoryCache:
+    """A :class:`CallCache` in memory (what :meth:`Teacher.annotate` uses when given no cache)."""
+
+    def __init__(self) -> None:
+        self._d: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self._d.get(key)
+
+    def put(self, key: str, record: dict[str, Any]) -> None:
+        if record.get("error") is None:
+            with self._lock:
+                self._d.setdefault(key, record)
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     pos INTEGER NOT NULL, id TEXT PRIMARY KEY, text TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending', result TEXT, error TEXT,
     attempts INTEGER NOT NULL DEFAULT 0, updated REAL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER, doc_ids TEXT, failed INTEGER, stats TEXT,
+    tokens_in INTEGER, tokens_out INTEGER, calls INTEGER, cache_hits INTEGER, failed_calls INTEGER,
+    call_seconds REAL, created REAL
 );
 CREATE TABLE IF NOT EXISTS calls (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, backend TEXT, model TEXT, prompt_hash TEXT,
@@ -44,22 +125,47 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
+_CALL_COLUMNS = ["backend", "model", "prompt_hash", "prompt", "reply", "parsed", "grounded", "stats", "tokens_in",
+                 "tokens_out", "latency", "error", "doc_ids"]
+
+
+def _json(v: Any) -> Any:
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v
+
 
 class Store:
-    """An annotation store at ``path`` (created if missing). Thread-safe for the call cache."""
+    """An annotation store and call cache in one SQLite file at ``path`` (created if missing). Thread-safe.
+
+    Raises:
+        SmallextError: the file is a store of an earlier format (its runs' statistics could not be summed);
+            the message says to delete it or name another store.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        has_tables = self.db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name='documents'").fetchone()[0]
+        if has_tables and version < STORE_VERSION:
+            self.db.close()
+            raise SmallextError(f"{self.path}: an annotation store of an earlier smallext (format {version}); "
+                                "delete it to annotate again, or give another store")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self.db.execute(f"PRAGMA user_version={STORE_VERSION}")
         self.run_id: int | None = None
 
     def close(self) -> None:
         self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # documents -----------------------------------------------------------------------------------------
     def register(self, docs: Sequence[Document]) -> None:
@@ -91,18 +197,26 @@ class Store:
         with self._lock:
             return dict(self.db.execute("SELECT id, status FROM documents").fetchall())
 
-    def save_results(self, done: Iterable[Document], failed: dict[str, str]) -> None:
-        """Record finished and failed documents in one transaction."""
+    def save_chunk(self, result: ChunkResult) -> None:
+        """Record a chunk's finished and failed documents and its statistics in one transaction."""
         now = time.time()
+        ids = [d.id for d in result.docs] + list(result.failed)
         with self._lock:
             self.db.execute("BEGIN")
             self.db.executemany(
                 "UPDATE documents SET status='done', result=?, error=NULL, attempts=attempts+1, updated=? WHERE id=?",
-                [(json.dumps(d.to_dict(), ensure_ascii=False), now, d.id) for d in done],
+                [(json.dumps(d.to_dict(), ensure_ascii=False), now, d.id) for d in result.docs],
             )
             self.db.executemany(
                 "UPDATE documents SET status='failed', error=?, attempts=attempts+1, updated=? WHERE id=?",
-                [(err, now, i) for i, err in failed.items()],
+                [(err, now, i) for i, err in result.failed.items()],
+            )
+            self.db.execute(
+                "INSERT INTO chunks(run_id, doc_ids, failed, stats, tokens_in, tokens_out, calls, cache_hits, "
+                "failed_calls, call_seconds, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (self.run_id, json.dumps(ids), len(result.failed), json.dumps(result.stats.as_dict()),
+                 result.tokens_in, result.tokens_out, result.calls, result.cache_hits, result.failed_calls,
+                 result.call_seconds, now),
             )
             self.db.execute("COMMIT")
 
@@ -117,7 +231,7 @@ class Store:
             if status == "done":
                 out.append(Document.from_dict(json.loads(result)))
             else:
-                out.append(d.without_spans().with_spans([], teacher_error=error or status))
+                out.append(d.with_spans([], teacher_error=error or status))
         return out
 
     # call cache ----------------------------------------------------------------------------------------
@@ -133,25 +247,14 @@ class Store:
         return {"reply": row[0], "tokens_in": row[1], "tokens_out": row[2], "latency": row[3]}
 
     def put(self, key: str, record: dict[str, Any]) -> None:
-        """Record a call (successful or not)."""
-        cols = ["backend", "model", "prompt_hash", "prompt", "reply", "parsed", "grounded", "stats", "tokens_in",
-                "tokens_out", "latency", "error", "doc_ids"]
-        vals = [record.get(c) for c in cols]
-        vals = [json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v for v in vals]
+        """Record a call (successful or not) with the current run's id."""
+        vals = [_json(record.get(c)) for c in _CALL_COLUMNS]
         with self._lock:
             self.db.execute(
-                f"INSERT INTO calls(key, {', '.join(cols)}, run_id, created) "
-                f"VALUES (?, {', '.join('?' * len(cols))}, ?, ?)",
+                f"INSERT INTO calls(key, {', '.join(_CALL_COLUMNS)}, run_id, created) "
+                f"VALUES (?, {', '.join('?' * len(_CALL_COLUMNS))}, ?, ?)",
                 [key, *vals, self.run_id, time.time()],
             )
-
-    def update_call(self, key: str, **fields: Any) -> None:
-        """Attach parse/grounding outcomes to the latest call row of ``key``."""
-        sets = ", ".join(f"{k}=?" for k in fields)
-        vals = [json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v for v in fields.values()]
-        with self._lock:
-            self.db.execute(f"UPDATE calls SET {sets} WHERE seq=(SELECT MAX(seq) FROM calls WHERE key=?)",
-                            [*vals, key])
 
     # runs ----------------------------------------------------------------------------------------------
     def start_run(self, teacher: str, options: dict[str, Any]) -> int:
@@ -171,36 +274,32 @@ class Store:
             self.db.execute("UPDATE runs SET finished=?, stats=? WHERE run_id=?",
                             (time.time(), json.dumps(stats), self.run_id))
 
-    def busy_seconds(self) -> float:
-        """Seconds during which at least one recorded call was in flight: the length of the union of the
-        calls' [end - latency, end] intervals (summed latencies overcount calls that overlap)."""
+    def call_latencies(self) -> list[float]:
+        """Latency (s) of every successful call recorded here, in order."""
         with self._lock:
-            spans = sorted((end - lat, end) for lat, end in self.db.execute(
-                "SELECT latency, created FROM calls WHERE latency > 0 AND created IS NOT NULL"))
-        total, reach = 0.0, float("-inf")
-        for a, b in spans:
-            if b > reach:
-                total += b - max(a, reach)
-                reach = b
-        return total
+            return [r[0] for r in self.db.execute(
+                "SELECT latency FROM calls WHERE error IS NULL AND latency > 0 ORDER BY seq")]
 
     def totals(self) -> dict[str, Any]:
-        """Totals over the whole store: documents by status, calls, tokens, grounding statistics."""
+        """Totals over every run of the store: documents by status; calls made, failed calls, tokens, call
+        seconds and grounding statistics summed over the finished chunks; ``wall_seconds_all_runs`` and
+        ``annotated_all_runs`` (wall time and documents finished over the runs, killed ones included up to
+        their last finished chunk)."""
         with self._lock:
             status = dict(self.db.execute("SELECT status, COUNT(*) FROM documents GROUP BY status").fetchall())
-            calls = self.db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(tokens_in),0), COALESCE(SUM(tokens_out),0), COALESCE(SUM(latency),0),"
-                " SUM(error IS NOT NULL) FROM calls"
+            chunks = self.db.execute(
+                "SELECT COALESCE(SUM(calls),0), COALESCE(SUM(failed_calls),0), COALESCE(SUM(tokens_in),0), "
+                "COALESCE(SUM(tokens_out),0), COALESCE(SUM(call_seconds),0), COALESCE(SUM(cache_hits),0) FROM chunks"
             ).fetchone()
-            stats_rows = [r[0] for r in self.db.execute("SELECT stats FROM calls WHERE stats IS NOT NULL")]
+            stats_rows = [r[0] for r in self.db.execute("SELECT stats FROM chunks")]
             runs = self.db.execute("SELECT started, finished, stats FROM runs WHERE finished IS NOT NULL").fetchall()
         g: dict[str, int] = {}
         for s in stats_rows:
             for k, v in json.loads(s).items():
                 g[k] = g.get(k, 0) + v
         return {
-            "documents": status, "calls": calls[0], "failed_calls": calls[4] or 0, "tokens_in": calls[1],
-            "tokens_out": calls[2], "call_seconds": round(calls[3], 2), "grounding": g,
+            "documents": status, "calls": chunks[0], "failed_calls": chunks[1], "tokens_in": chunks[2],
+            "tokens_out": chunks[3], "call_seconds": round(chunks[4], 2), "cache_hits": chunks[5], "grounding": g,
             "wall_seconds_all_runs": round(sum(f - s for s, f, _ in runs), 2),
             "annotated_all_runs": sum(json.loads(st or "{}").get("annotated_this_run", 0) for _, _, st in runs),
         }

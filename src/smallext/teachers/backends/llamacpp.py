@@ -37,6 +37,20 @@ def resolve_gguf(name_or_path: str) -> Path:
     raise ConfigError(f"{name_or_path!r} is neither a GGUF file nor an installable model ({', '.join(MODELS)})")
 
 
+def _metadata(path: Path) -> dict[str, str]:
+    """The GGUF metadata of ``path``, read without loading the weights (llama.cpp's notices silenced: with the
+    vocabulary alone it warns about a training context it has not read)."""
+    from llama_cpp import Llama
+    from llama_cpp._utils import suppress_stdout_stderr  # pinned llama-cpp-python (constraints.txt)
+
+    with suppress_stdout_stderr(disable=False):
+        vocab = Llama(model_path=str(path), vocab_only=True, verbose=False)
+        try:
+            return dict(vocab.metadata)
+        finally:
+            vocab.close()
+
+
 class LlamaCppBackend:
     """In-process llama.cpp.
 
@@ -46,7 +60,8 @@ class LlamaCppBackend:
         n_threads: CPU threads (default: all cores).
         constrained: constrain replies to the JSON schema.
         seed: sampling seed (decoding is greedy anyway).
-        parallel: sequences decoded together (1: one call at a time). With ``parallel > 1`` the KV cache
+        parallel: sequences decoded together (1: one call at a time). A GGUF without a chat template is
+            always served one call at a time, with a context of ``n_ctx``. With ``parallel > 1`` the KV cache
             holds ``n_ctx`` tokens for the first sequence plus ``n_ctx / 2`` for each further one, at most
             the model's training context (one KV cache serves all sequences, and llama.cpp warns when it
             is larger than that).
@@ -72,12 +87,14 @@ class LlamaCppBackend:
         self.constrained = constrained
         self.n_ctx = n_ctx
         threads = n_threads or os.cpu_count() or 1
+        # the batch engine makes its own context and needs the GGUF's chat template; read the metadata first
+        # (vocabulary only, no weights), so that the model's own context is sized for the calls it will serve
+        batched = parallel > 1 and bool(_metadata(self.path).get("tokenizer.chat_template"))
         self.llm = Llama(
-            model_path=str(self.path), n_ctx=n_ctx if parallel <= 1 else 256, n_threads=threads, seed=seed,
-            verbose=False,
+            model_path=str(self.path), n_ctx=256 if batched else n_ctx, n_threads=threads, seed=seed, verbose=False,
         )
         self.engine = None
-        if parallel > 1 and self.llm.metadata.get("tokenizer.chat_template"):
+        if batched:
             from smallext.teachers.backends.batching import BatchEngine
 
             kv = n_ctx + (parallel - 1) * n_ctx // 2
@@ -96,9 +113,6 @@ class LlamaCppBackend:
             self.engine.close()
             self.engine = None
         self.llm.close()
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False))
 
     def complete(self, messages, *, json_schema=None, max_tokens=512) -> Reply:
         if self.engine is not None:

@@ -1,4 +1,5 @@
-"""The NER task: what to ask an LLM and how to read its answer (the backend only turns prompts into replies).
+"""The entity task: what to ask an LLM about named entities and how to read its answer (a
+:class:`~smallext.teachers.tasks.base.Task`; the backend only turns prompts into replies).
 
 Prompt layout (chat messages), built so that a server can reuse the longest fixed prefix between calls:
 
@@ -7,7 +8,7 @@ Prompt layout (chat messages), built so that a server can reuse the longest fixe
    (:class:`~smallext.teachers.shots.ShotSelector`), least similar first;
 3. user: the text to annotate.
 
-Two reply formats (``reply_format``):
+Three reply formats (``reply_format``):
 
 - ``list`` (default): ``{"entities": [{"text": ..., "type": ...}]}``, one object per mention in order;
 - ``pairs``: ``{"entities": [["text", "type"], ...]}``, the same mentions in order as ``list`` in about half
@@ -16,7 +17,7 @@ Two reply formats (``reply_format``):
   times fewer output tokens per entity; grounding labels every occurrence of a string anyway
   (``occurrences="all"``).
 
-Backends that support it constrain decoding with :meth:`NERTask.json_schema`. The parsers are tolerant: they
+Backends that support it constrain decoding with :meth:`EntityTask.json_schema`. The parsers are tolerant: they
 accept text around the JSON object, and salvage the complete entities of a reply cut off at ``max_tokens``
 (reported as truncated).
 """
@@ -26,10 +27,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 from smallext.doc import Document
 from smallext.schema import Schema
+from smallext.teachers.grounding import Occurrences, ground
+from smallext.teachers.tasks.base import Grounded, ParsedReply, Task, read_json_object
 
 _RULES = (
     "You are a careful annotator. Find every mention of the entity types below in the user's text and "
@@ -84,15 +87,6 @@ def reply_for(doc: Document, reply_format: str = "list") -> str:
     return json.dumps({"entities": ents}, ensure_ascii=False)
 
 
-@dataclass
-class ParsedReply:
-    """A parsed reply: the entities, whether the JSON was cut off, and an error (None when usable)."""
-
-    entities: list[dict]
-    truncated: bool = False
-    error: str | None = None
-
-
 _ENTITY = re.compile(r'\{\s*"text"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"type"\s*:\s*"((?:[^"\\]|\\.)*)"\s*\}')
 
 
@@ -108,16 +102,13 @@ def parse_reply(text: str) -> ParsedReply:
     set: the caller decides whether to retry. Entities that are not objects with string ``text`` and
     ``type`` are skipped.
     """
-    start = text.find("{")
-    if start < 0:
-        return ParsedReply([], False, "no JSON object in the reply")
-    body = text[start:]
-    try:
-        obj, _ = json.JSONDecoder().raw_decode(body)
-    except json.JSONDecodeError as e:
+    body, obj, error = read_json_object(text)
+    if body is None:
+        return ParsedReply([], False, error)
+    if error is not None:
         found = _ENTITY.findall(body) or _PAIR.findall(body)
         salvaged = [{"text": json.loads(f'"{a}"'), "type": json.loads(f'"{b}"')} for a, b in found]
-        return ParsedReply(salvaged, True, f"invalid or truncated JSON ({e.msg} at character {e.pos})")
+        return ParsedReply(salvaged, True, error)
     if not isinstance(obj, dict) or not isinstance(obj.get("entities"), list):
         return ParsedReply([], False, "the reply JSON has no 'entities' list")
     ents = []
@@ -140,13 +131,10 @@ def parse_grouped_reply(text: str) -> ParsedReply:
     strings completed before the cut with ``truncated=True`` and ``error`` set. Values that are not lists of
     strings are skipped.
     """
-    start = text.find("{")
-    if start < 0:
-        return ParsedReply([], False, "no JSON object in the reply")
-    body = text[start:]
-    try:
-        obj, _ = json.JSONDecoder().raw_decode(body)
-    except json.JSONDecodeError as e:
+    body, obj, error = read_json_object(text)
+    if body is None:
+        return ParsedReply([], False, error)
+    if error is not None:
         salvaged = []
         for m in _GROUP.finditer(body):
             pos = m.end()
@@ -155,35 +143,42 @@ def parse_grouped_reply(text: str) -> ParsedReply:
                 pos = sm.end()
                 if sm.group(2) == "]":
                     break
-        return ParsedReply(salvaged, True, f"invalid or truncated JSON ({e.msg} at character {e.pos})")
+        return ParsedReply(salvaged, True, error)
     if not isinstance(obj, dict):
         return ParsedReply([], False, "the reply JSON is not an object of type -> list of strings")
     ents = [{"text": t, "type": k} for k, v in obj.items() if isinstance(v, list) for t in v if isinstance(t, str)]
     return ParsedReply(ents)
 
 
-class NERTask:
-    """Builds prompts for a schema and parses replies.
+class EntityTask(Task):
+    """Prompts for a schema's entity types, parses replies, grounds them as spans.
 
     Args:
         schema: what to extract.
         selector: a :class:`~smallext.teachers.shots.ShotSelector` (or None for zero-shot).
         shots: examples per prompt (k).
         guidelines: include the types' guidelines in the system prompt.
-        reply_format: ``list`` or ``grouped`` (see the module docstring).
+        reply_format: ``list``, ``pairs`` or ``grouped`` (see the module docstring).
+        occurrences: grounding of a string found several times: ``all`` labels each, ``first`` only the first
+            (see :mod:`smallext.teachers.grounding`).
 
     Raises:
-        ValueError: unknown ``reply_format``.
+        ValueError: unknown ``reply_format`` or ``occurrences``.
     """
 
+    name = "entities"
+
     def __init__(self, schema: Schema, selector=None, shots: int = 0, guidelines: bool = True,
-                 reply_format: str = "list") -> None:
+                 reply_format: str = "list", occurrences: Occurrences = "all") -> None:
         if reply_format not in REPLY_FORMATS:
             raise ValueError(f"reply_format must be one of {REPLY_FORMATS}, not {reply_format!r}")
+        if occurrences not in ("all", "first"):
+            raise ValueError(f"occurrences must be 'all' or 'first', not {occurrences!r}")
         self.schema = schema
         self.selector = selector
         self.shots = shots if selector is not None else 0
         self.reply_format = reply_format
+        self.occurrences = occurrences
         self._shots: dict[str, list[Document]] = {}
         instructions = {"list": INSTRUCTIONS, "pairs": PAIRS_INSTRUCTIONS,
                         "grouped": GROUPED_INSTRUCTIONS}[reply_format]
@@ -219,7 +214,7 @@ class NERTask:
         at 16 tokens per entity (CoNLL-2003 has 0.12 entities per word, CrossNER-AI 0.14)."""
         return max(2, min(2 + len(text.split()) // 3, (self.max_tokens(text) - 16) // 16))
 
-    def prefetch_shots(self, texts: Sequence[str]) -> None:
+    def prefetch(self, texts: Sequence[str]) -> None:
         """Retrieve the shots of many future prompts at once (see :meth:`ShotSelector.select_many`)."""
         if self.shots:
             todo = [t for t in dict.fromkeys(texts) if t not in self._shots]
@@ -245,17 +240,11 @@ class NERTask:
         """The reply budget in tokens for ``text``: 64 plus one per two characters, at most 2048."""
         return int(min(2048, 64 + len(text) // 2))
 
+    def ground(self, text: str, parsed: ParsedReply, *, source: str | None = None) -> Grounded:
+        """The entities of a parsed reply as spans of ``text`` (:func:`~smallext.teachers.grounding.ground`)."""
+        spans, stats, aligns = ground(text, parsed.entities, self.schema.resolve_label,
+                                      occurrences=self.occurrences, source=source)
+        return Grounded(spans, stats, aligns)
 
-def chunk_documents(docs: Sequence[Document], max_chars: int) -> list[list[Document]]:
-    """Group consecutive documents into chunks of at most ``max_chars`` characters of text (a longer
-    document is a chunk of its own). ``max_chars <= 0`` gives one document per chunk."""
-    chunks: list[list[Document]] = []
-    size = 0
-    for d in docs:
-        if chunks and max_chars > 0 and size + len(d.text) + 1 <= max_chars:
-            chunks[-1].append(d)
-            size += len(d.text) + 1
-        else:
-            chunks.append([d])
-            size = len(d.text)
-    return chunks
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "reply_format": self.reply_format, "occurrences": self.occurrences}

@@ -1,0 +1,93 @@
+"""The distill config: one YAML file naming the schema, corpus, teacher (with its options), student and sets.
+
+Config (YAML; keys are the interface)::
+
+    schema: schemas/crossner-ai.yaml
+    corpus: crossner-ai:dev            # unlabelled text: a dataset or files; any labels in it are ignored
+    teacher: llamacpp:qwen2.5-coder-1.5b
+    teacher_options: {shots: 8, examples: crossner-ai:train}   # the teacher kind's options model
+    dev: null                          # optional gold dev set; without one, part of the silver data is held out
+    test: crossner-ai:test             # optional gold test set
+    student: {base_model: minilm, epochs: 10}    # StudentOptions; layers: N keeps the encoder's first N layers
+    gold_examples: 0                   # N > 0: the student also trains on N gold documents of the example pool
+    output: runs/crossner-ai
+
+``teacher_options`` are validated against the options model of the teacher's kind
+(:func:`smallext.teachers.teacher_options`; an ensemble takes its members' options too) and ``student``
+against :class:`~smallext.students.options.StudentOptions`: the same models the CLI flags come from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from smallext.errors import ConfigError
+from smallext.students.options import StudentOptions
+from smallext.teachers.registry import teacher_options
+
+__all__ = ["DistillConfig", "load_config"]
+
+
+class DistillConfig(BaseModel):
+    """A distillation run (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    schema_path: str = Field(alias="schema")
+    corpus: str | list[str]
+    teacher: str
+    teacher_options: dict[str, Any] = Field(default_factory=dict)
+    dev: str | None = None
+    test: str | None = None
+    student: StudentOptions = Field(default_factory=StudentOptions)
+    output: str
+    corpus_limit: int | None = Field(None, ge=1, description="use only the first N corpus documents")
+    holdout: float = Field(0.1, gt=0, lt=0.5, description="share of silver data held out when dev is null")
+    teacher_test_limit: int | None = Field(None, ge=1, description="evaluate the teacher on at most N test docs")
+    measure_documents: int = Field(200, ge=10, description="documents timed for throughput and latency")
+    gold_examples: int = Field(0, ge=0, description="add up to N gold documents of teacher_options.examples "
+                                                    "(the few-shot pool) to the student's training data")
+
+    def teacher_opts(self) -> BaseModel:
+        """``teacher_options`` validated by the teacher kind's options model (see :func:`load_config`)."""
+        return teacher_options(self.teacher, self.teacher_options, where="teacher_options")
+
+    @property
+    def corpus_specs(self) -> list[str]:
+        return self.corpus if isinstance(self.corpus, list) else [self.corpus]
+
+
+def load_config(path: str | Path | dict | DistillConfig) -> DistillConfig:
+    """Read and validate a distill config; relative paths are resolved against the current directory.
+
+    Raises:
+        ConfigError: missing file, bad YAML, or a field error (named, e.g. ``student.epochs`` or
+            ``teacher_options.shots``).
+    """
+    if isinstance(path, DistillConfig):
+        return path
+    if isinstance(path, dict):
+        data, where = path, "config"
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        where = str(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings")
+    try:
+        cfg = DistillConfig.model_validate(data)
+        cfg.teacher_opts()
+    except ValidationError as e:
+        problems = "; ".join(f"field {'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise ConfigError(f"{where}: {problems}") from None
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    return cfg

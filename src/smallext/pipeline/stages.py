@@ -1,0 +1,220 @@
+"""The stages of a distillation: annotate -> train -> evaluate -> report (see :mod:`smallext.pipeline`).
+
+Artifacts (under the run's output folder):
+
+==========  ==================  ==========================================================================
+labels      ``silver.jsonl``    the teacher's labels of the corpus (every document once; failed ones marked)
+model       ``model/``          the packaged student (int8 ONNX, tokenizer, config, model card)
+metrics     ``metrics.json``    test scores, speed and memory of teacher and student, and the run's facts
+report      ``report.md``       the report, and ``report.html`` with its plots
+==========  ==================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from typing import Any
+
+from smallext.doc import Document
+from smallext.errors import ConfigError
+from smallext.io.atomic import atomic_write
+from smallext.pipeline.config import DistillConfig
+from smallext.pipeline.runner import Context, Stage
+from smallext.report import gold_examples_note, labels_kind, training_data
+
+__all__ = ["AnnotateStage", "EvaluateStage", "ReportStage", "TrainStage", "read_corpus", "student_data"]
+
+
+def read_corpus(ctx: Context) -> list[Document]:
+    """The config's corpus documents (first ``corpus_limit``), read once per run."""
+    if "corpus" not in ctx.values:
+        from smallext.datasets import load_documents
+
+        cfg: DistillConfig = ctx.cfg
+        docs = [d for s in cfg.corpus_specs for d in load_documents(s)]
+        ctx.values["corpus"] = docs[: cfg.corpus_limit] if cfg.corpus_limit else docs
+    return ctx.values["corpus"]
+
+
+def _teacher_key(cfg: DistillConfig) -> dict[str, Any]:
+    # jump-forward decoding is left out, as it is of the reply cache's key: it changes how fast the replies
+    # come, and a finished annotation is not redone for it
+    return {"teacher": cfg.teacher, "options": cfg.teacher_opts().model_dump(mode="json", exclude={"jump_forward"})}
+
+
+class AnnotateStage(Stage):
+    """The teacher labels the corpus through the store (``silver.store.sqlite``): a crash or a re-run repeats
+    no call. The local LLM's weights and KV cache are freed when it is done."""
+
+    name = "annotate"
+    writes = {"labels": "silver.jsonl"}
+
+    def key(self, ctx: Context) -> Any:
+        return [_teacher_key(ctx.cfg), [d.to_dict() for d in read_corpus(ctx)], ctx.schema.model_dump()]
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        from smallext.teachers import load_teacher
+        from smallext.teachers.annotate import annotate
+
+        cfg: DistillConfig = ctx.cfg
+        corpus = read_corpus(ctx)
+        ctx.log(self.name, f"{len(corpus)} documents with {cfg.teacher}")
+        teacher = load_teacher(cfg.teacher, ctx.schema, cfg.teacher_opts())
+        try:  # only the gold teacher reads the corpus's labels; annotate hands the others the bare text
+            ann = annotate(corpus, teacher, self.outputs(ctx)["labels"], store=ctx.out / "silver.store.sqlite",
+                           progress=ctx.progress)
+            ann["teacher_description"] = teacher.describe()
+        finally:
+            teacher.close()  # a local LLM's weights and KV cache are not needed for training
+        ann.pop("documents_out")
+        return {"summary": ann}
+
+
+def student_data(cfg: DistillConfig, schema, silver: list[Document]) -> tuple[list[Document], list[Document], str, int]:
+    """The student's training and model-selection documents: ``(train, dev, description of dev, gold added)``.
+
+    With a gold ``dev`` set, all silver documents train; without one, a seeded ``holdout`` share of them is
+    kept for early stopping. ``gold_examples`` > 0 adds the first N gold documents of the teacher's example
+    pool (``teacher_options.examples``) to training, leaving out any whose text is in the silver data or the
+    dev set (the corpus, the pool and the dev set may be the same dataset).
+
+    Raises:
+        ConfigError: ``gold_examples`` > 0 without ``teacher_options.examples``, or labels the schema lacks.
+    """
+    from smallext.datasets import load_documents
+
+    if cfg.dev:
+        train_docs, dev_docs, dev_kind = list(silver), schema.map_documents(load_documents(cfg.dev)), f"gold {cfg.dev}"
+    else:
+        rng = random.Random(cfg.student.seed)
+        idx = list(range(len(silver)))
+        rng.shuffle(idx)
+        hold = set(idx[: max(1, int(len(silver) * cfg.holdout))])
+        train_docs = [d for i, d in enumerate(silver) if i not in hold]
+        dev_docs = [d for i, d in enumerate(silver) if i in hold]
+        dev_kind = f"{len(dev_docs)} held-out {labels_kind(cfg.teacher)} documents"
+    n_gold = 0
+    if cfg.gold_examples:
+        pool_spec = cfg.teacher_options.get("examples")
+        if not pool_spec:
+            raise ConfigError("field gold_examples: needs teacher_options.examples (the gold example pool)")
+        seen = {d.text for d in silver} | {d.text for d in dev_docs}
+        pool = [d for d in schema.map_documents(load_documents(pool_spec)) if d.text not in seen]
+        gold = pool[: cfg.gold_examples]
+        train_docs += gold
+        n_gold = len(gold)
+    return train_docs, dev_docs, dev_kind, n_gold
+
+
+class TrainStage(Stage):
+    """The student trains on the labels (a held-out share of them for early stopping when no gold dev set is
+    given; with ``gold_examples``, also on that many gold documents of the teacher's example pool), then is
+    exported and quantized into ``model/``."""
+
+    name = "train"
+    reads = ("labels",)
+    writes = {"model": "model"}
+
+    def key(self, ctx: Context) -> Any:
+        cfg: DistillConfig = ctx.cfg
+        return [cfg.student.model_dump(), cfg.dev, cfg.holdout, cfg.teacher, cfg.gold_examples,
+                cfg.teacher_options.get("examples") if cfg.gold_examples else None, ctx.schema.model_dump()]
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        from smallext.io import read_jsonl
+        from smallext.students.train import train_student
+
+        cfg: DistillConfig = ctx.cfg
+        silver = [d for d in read_jsonl(ctx.artifacts["labels"]) if "teacher_error" not in d.meta]
+        train_docs, dev_docs, dev_kind, n_gold = student_data(cfg, ctx.schema, silver)
+        pool = cfg.teacher_options.get("examples")
+        ctx.log(self.name, f"student on {training_data(len(train_docs), n_gold, cfg.teacher, pool)} "
+                          f"(dev: {dev_kind})")
+        card = {"training_data": f"{cfg.corpus} labelled by the teacher ({len(train_docs) - n_gold} documents)"
+                                 + gold_examples_note(n_gold, pool),
+                "teacher": cfg.teacher + (" (gold labels copied: an upper bound, not a real teacher)"
+                                          if cfg.teacher == "gold" else ""),
+                "notes": [f"Early stopping on {dev_kind}."]}
+        t0 = time.perf_counter()
+        summary = train_student(ctx.schema, train_docs, dev_docs, self.outputs(ctx)["model"], cfg.student, card=card,
+                                progress=ctx.progress)
+        return {"seconds": round(time.perf_counter() - t0, 1), "train_documents": len(train_docs),
+                "gold_documents": n_gold, "dev": dev_kind,
+                "dev_f1_int8": summary["dev_int8"]["micro"]["f1"] if summary["dev_int8"] else None}
+
+
+class EvaluateStage(Stage):
+    """On the gold test set, side by side: the teacher (on at most ``teacher_test_limit`` documents, which the
+    report says) and the student on the same documents, the student on the whole set, their agreement, and
+    each one's throughput, p50/p95 latency and peak RSS (measured in child processes)."""
+
+    name = "evaluate"
+    reads = ("model",)
+    writes = {"metrics": "metrics.json"}
+
+    def key(self, ctx: Context) -> Any:
+        cfg: DistillConfig = ctx.cfg
+        return [cfg.test, cfg.teacher_test_limit, cfg.measure_documents, _teacher_key(cfg), cfg.student.threads,
+                ctx.schema.model_dump(), ctx.info.get("annotate"), ctx.info.get("train")]
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        from smallext.datasets import load_documents
+        from smallext.evaluate import evaluate
+        from smallext.measure import in_child, measure_student, measure_teacher
+        from smallext.students.extractor import Extractor
+
+        cfg: DistillConfig = ctx.cfg
+        model_dir = ctx.artifacts["model"]
+        t_eval = time.perf_counter()
+        ann, train_info = ctx.info["annotate"]["summary"], ctx.info["train"]
+        metrics: dict[str, Any] = {"config": cfg.model_dump(by_alias=True), "annotation": ann, "training": train_info}
+        if cfg.test:
+            test = ctx.schema.map_documents(load_documents(cfg.test))
+            sample = test[: cfg.teacher_test_limit] if cfg.teacher_test_limit else test
+            ctx.log(self.name, f"teacher on {len(sample)} of {len(test)} test documents")
+            t = in_child(measure_teacher, cfg.teacher, cfg.schema_path, cfg.teacher_options,
+                         [d.to_dict() for d in sample], str(ctx.out / "teacher_test.store.sqlite"))
+            teacher_preds = [Document.from_dict(d) for d in t["preds"]]
+            ctx.log(self.name, "student")
+            student_preds = Extractor.load(model_dir, threads=cfg.student.threads).extract(test)
+            by_id = {d.id: d for d in student_preds}
+            student_sample = [by_id[d.id] for d in sample]
+            texts = [d.text for d in test[: cfg.measure_documents]]
+            s_time = in_child(measure_student, str(model_dir), texts, cfg.student.threads)
+            size = sum(p.stat().st_size for p in model_dir.iterdir()) / 1e6
+            metrics["test"] = {
+                "dataset": cfg.test, "documents": len(test), "teacher_documents": len(sample),
+                "teacher_sampled": len(sample) < len(test),
+                "teacher": {"scores": evaluate(sample, teacher_preds), "timing": t["timing"],
+                            "peak_rss_mb": t["peak_rss_mb"], "annotation": t["summary"]},
+                "student": {"scores": evaluate(test, student_preds),
+                            "scores_on_teacher_sample": evaluate(sample, student_sample),
+                            "timing": s_time, "peak_rss_mb": s_time["peak_rss_mb"], "size_mb": round(size, 1)},
+                "agreement": evaluate(teacher_preds, student_sample, n_boot=0),
+            }
+            speed = s_time["documents_per_s"] / max(t["timing"]["documents_per_s"], 1e-12)
+            metrics["test"]["speedup_documents_per_s"] = speed
+        metrics["stage_seconds"] = {"annotate": ann.get("wall_seconds_all_runs") or ann["wall_seconds"],
+                                    "train": train_info.get("seconds"),
+                                    "evaluate": round(time.perf_counter() - t_eval, 1)}
+        metrics["wall_seconds"] = round(time.perf_counter() - ctx.started, 1)
+        with atomic_write(self.outputs(ctx)["metrics"]) as f:
+            f.write(json.dumps(metrics, indent=2, default=str))
+        return {"seconds": metrics["stage_seconds"]["evaluate"]}
+
+
+class ReportStage(Stage):
+    """``report.md``, ``report.html`` (F1 against throughput on a log axis, per-type F1 bars) from the metrics."""
+
+    name = "report"
+    reads = ("metrics",)
+    writes = {"report": "report.md", "report_html": "report.html"}
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        from smallext.report import write_report
+
+        md, page = write_report(json.loads(ctx.artifacts["metrics"].read_text(encoding="utf-8")), ctx.out)
+        ctx.log(self.name, f"{md}, {page}")
+        return {}

@@ -1,0 +1,170 @@
+"""The task seam: what to ask an LLM and how to read its answer, apart from who answers (the backend).
+
+A :class:`Task` (the spacy-llm task/model split) owns everything that depends on the kind of output:
+
+- the prompt (:meth:`Task.messages`, from the schema and retrieved shots) and the reply budget;
+- the JSON schema a constrained backend holds the reply to (:meth:`Task.json_schema`);
+- the parser (:meth:`Task.parse`, tolerant of prose around the JSON and of a reply cut off mid-way);
+- grounding of the parsed reply onto the text (:meth:`Task.ground`: strings to character spans, with
+  their alignment, and relations between them);
+- joining several short documents into one call's text and splitting the grounded result back to them
+  (:meth:`Task.join`, :meth:`Task.split`).
+
+:class:`~smallext.teachers.llm.LLMTeacher` only sends messages, caches replies and hands the reply to its
+task; the backends only turn messages into replies. A new kind of output (relations, records) is a new
+``Task`` subclass in this package plus one entry in :data:`smallext.teachers.tasks.TASKS`.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from smallext.doc import Document, Relation, Span
+from smallext.schema import Schema
+from smallext.teachers.grounding import Alignment, GroundingStats
+
+__all__ = ["Grounded", "ParsedReply", "Task", "chunk_documents", "read_json_object"]
+
+
+@dataclass
+class ParsedReply:
+    """A parsed reply.
+
+    Attributes:
+        entities: ``[{"text", "type"}, ...]`` in the model's order.
+        relations: ``[{"head", "type", "tail"}, ...]`` (texts of the arguments), for tasks that ask for them.
+        truncated: the JSON was cut off; what was complete before the cut is kept.
+        error: ``None`` when the reply is usable; else why not (the caller decides whether to retry).
+    """
+
+    entities: list[dict]
+    truncated: bool = False
+    error: str | None = None
+    relations: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Grounded:
+    """A reply grounded in the text it was asked about.
+
+    Attributes:
+        spans: character spans into that text, sorted by offset, each with its ``alignment``.
+        relations: relations between ``spans`` (indices).
+        stats: grounding statistics (see :class:`~smallext.teachers.grounding.GroundingStats`).
+        alignments: what happened to each returned entity, in the model's order.
+    """
+
+    spans: list[Span]
+    stats: GroundingStats
+    alignments: list[Alignment] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+
+
+class Task(ABC):
+    """What an LLM teacher asks for, and how its replies become spans (see the module docstring).
+
+    Attributes:
+        name: the task's name in :data:`~smallext.teachers.tasks.TASKS`.
+        schema: what to extract.
+        shots: few-shot examples per prompt (0: zero-shot).
+    """
+
+    name: str = "task"
+    schema: Schema
+    shots: int = 0
+
+    def prefetch(self, texts: Sequence[str]) -> None:  # noqa: B027 - optional hook: nothing to do by default
+        """Prepare the prompts of many future calls at once (retrieve their shots in one batch)."""
+
+    @abstractmethod
+    def messages(self, text: str) -> list[dict[str, str]]:
+        """Chat messages asking about ``text``."""
+
+    @abstractmethod
+    def json_schema(self, text: str | None = None) -> dict:
+        """JSON Schema of a valid reply (bounded in size when ``text`` is given)."""
+
+    @abstractmethod
+    def max_tokens(self, text: str) -> int:
+        """The reply budget for ``text``, in tokens."""
+
+    @abstractmethod
+    def parse(self, reply: str) -> ParsedReply:
+        """Read a reply; never raises (a reply that cannot be used comes back with ``error`` set)."""
+
+    @abstractmethod
+    def ground(self, text: str, parsed: ParsedReply, *, source: str | None = None) -> Grounded:
+        """Locate the parsed reply in ``text``: spans (with ``source``) and relations, with statistics."""
+
+    def join(self, docs: Sequence[Document]) -> str:
+        """The text of one call about several documents: their texts joined by newlines."""
+        return "\n".join(d.text for d in docs)
+
+    def split(self, docs: Sequence[Document], grounded: Grounded) -> tuple[list[Document], GroundingStats]:
+        """Split a result grounded in :meth:`join`'s text back to its documents.
+
+        A span that crosses a document boundary belongs to no document: it is dropped and counted in
+        ``stats.crossing`` (and no longer in ``stats.spans``); a relation between spans of two documents, or
+        with a dropped argument, is dropped too. Returns ``(documents with their spans and relations,
+        corrected statistics)``.
+        """
+        stats = replace(grounded.stats)
+        out: list[Document] = []
+        owner: dict[int, tuple[int, int]] = {}  # span index -> (document, index within it)
+        pos = 0
+        for k, d in enumerate(docs):
+            lo, hi = pos, pos + len(d.text)
+            mine = []
+            for i, s in enumerate(grounded.spans):
+                if lo <= s.start and s.end <= hi:
+                    owner[i] = (k, len(mine))
+                    mine.append(replace(s, start=s.start - lo, end=s.end - lo))
+            rels = [replace(r, head=owner[r.head][1], tail=owner[r.tail][1]) for r in grounded.relations
+                    if owner.get(r.head, (-1,))[0] == k and owner.get(r.tail, (-2,))[0] == k]
+            out.append(d.with_spans(mine, rels))
+            pos = hi + 1
+        crossing = len(grounded.spans) - len(owner)
+        stats.crossing += crossing
+        stats.spans -= crossing
+        return out, stats
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for reports and the model card."""
+        return {"task": self.name, "shots": self.shots}
+
+
+def read_json_object(text: str) -> tuple[str | None, Any, str | None]:
+    """The JSON value at the first ``{`` of a model reply (prose or code fences around it are ignored).
+
+    Returns:
+        ``(body, value, error)``: ``body`` is the reply from that ``{`` on (None when there is none);
+        ``value`` the decoded JSON, or None with ``error`` saying why (cut off at ``max_tokens``, invalid),
+        so that a parser can salvage the complete items of ``body``.
+    """
+    start = text.find("{")
+    if start < 0:
+        return None, None, "no JSON object in the reply"
+    body = text[start:]
+    try:
+        return body, json.JSONDecoder().raw_decode(body)[0], None
+    except json.JSONDecodeError as e:
+        return body, None, f"invalid or truncated JSON ({e.msg} at character {e.pos})"
+
+
+def chunk_documents(docs: Sequence[Document], max_chars: int) -> list[list[Document]]:
+    """Group consecutive documents into chunks of at most ``max_chars`` characters of text (a longer
+    document is a chunk of its own). ``max_chars <= 0`` gives one document per chunk."""
+    chunks: list[list[Document]] = []
+    size = 0
+    for d in docs:
+        if chunks and max_chars > 0 and size + len(d.text) + 1 <= max_chars:
+            chunks[-1].append(d)
+            size += len(d.text) + 1
+        else:
+            chunks.append([d])
+            size = len(d.text)
+    return chunks
