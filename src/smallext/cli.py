@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from smallext.errors import ConfigError, SmallextError
+from smallext.errors import ConfigError, SmallextError, field_problems
 from smallext.students.options import StudentOptions
 from smallext.teachers.registry import TEACHERS
 
@@ -236,8 +236,7 @@ def student_options(options: dict[str, Any] | None) -> StudentOptions:
     try:
         return StudentOptions.model_validate(options or {})
     except ValidationError as e:
-        err = e.errors()[0]
-        raise ConfigError(f"option {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        raise ConfigError(field_problems(e)) from None
 
 
 @app.command("extract")

@@ -7,6 +7,7 @@ what is wrong and where (file, line, field, document id) without a traceback.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class SmallextError(Exception):
@@ -40,3 +41,13 @@ class ConfigError(SmallextError, ValueError):
 
 class DatasetError(SmallextError, LookupError):
     """Unknown dataset or split, or the data root is missing (the message says where it looked)."""
+
+
+def field_problems(error: Any, prefix: str = "") -> str:
+    """A pydantic ``ValidationError`` as one line naming each field: ``field student.epochs: Input should be
+    greater than or equal to 1; field ...``. ``prefix`` goes before each field path (``teacher_options``)."""
+    parts = []
+    for err in error.errors():
+        path = ".".join(str(p) for p in ([prefix] if prefix else []) + list(err["loc"])) or "(top level)"
+        parts.append(f"field {path}: {err['msg']}")
+    return "; ".join(parts)

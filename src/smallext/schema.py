@@ -25,13 +25,12 @@ import json
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from smallext.doc import Document, Span
-from smallext.errors import ConfigError
+from smallext.errors import ConfigError, field_problems
 
 __all__ = ["Schema", "EntityType", "Example", "ExampleSpan", "load_schema"]
 
@@ -173,10 +172,6 @@ class Schema(_Strict):
         return [d.map_spans(lambda s, d=d: rename(d, s)) for d in docs]
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
-
-
 def load_schema(path: str | Path | Schema) -> Schema:
     """Load and validate a schema from a YAML or JSON file (an already built :class:`Schema` passes through).
 
@@ -199,6 +194,5 @@ def load_schema(path: str | Path | Schema) -> Schema:
     try:
         return Schema.model_validate(data)
     except ValidationError as e:
-        problems = "; ".join(f"field {_field_path(err['loc'])}: {err['msg']}" for err in e.errors())
-        raise ConfigError(f"{path}: {problems}") from None
+        raise ConfigError(f"{path}: {field_problems(e)}") from None
 

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from smallext.errors import ConfigError
+from smallext.errors import ConfigError, field_problems
 from smallext.students.options import StudentOptions
 from smallext.teachers.registry import teacher_options
 
@@ -86,8 +86,7 @@ def load_config(path: str | Path | dict | DistillConfig) -> DistillConfig:
         cfg = DistillConfig.model_validate(data)
         cfg.teacher_opts()
     except ValidationError as e:
-        problems = "; ".join(f"field {'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise ConfigError(f"{where}: {problems}") from None
+        raise ConfigError(f"{where}: {field_problems(e)}") from None
     except ConfigError as e:
         raise ConfigError(f"{where}: {e}") from None
     return cfg

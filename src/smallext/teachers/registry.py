@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from smallext.errors import ConfigError
+from smallext.errors import ConfigError, field_problems
 from smallext.teachers.base import Teacher
 from smallext.teachers.ensemble import EnsembleOptions, load_ensemble, split_ensemble
 from smallext.teachers.gold import GoldOptions, load_gold
@@ -117,8 +117,7 @@ def teacher_options(spec: str, options: BaseModel | Mapping[str, Any] | None = N
                 teacher_options(m, {k: v for k, v in raw.items() if k in option_fields(m)}, where=where)
         return opts
     except ValidationError as e:
-        err = e.errors()[0]
-        raise ConfigError(f"field {prefix}{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        raise ConfigError(field_problems(e, where)) from None
 
 
 class _MemberLoader:

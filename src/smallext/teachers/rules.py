@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from smallext.doc import Document, Span, non_overlapping
-from smallext.errors import ConfigError
+from smallext.errors import ConfigError, field_problems
 from smallext.teachers.base import ChunkResult, Teacher
 from smallext.teachers.store import CallCache
 
@@ -68,8 +68,7 @@ def load_rules(path: str | Path) -> RulesFile:
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     except ValidationError as e:
-        raise ConfigError(f"{path}: " + "; ".join(
-            f"field {'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())) from None
+        raise ConfigError(f"{path}: {field_problems(e)}") from None
 
 
 class RulesTeacher(Teacher):
