@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -88,3 +89,30 @@ def machine() -> dict[str, Any]:
     import platform
 
     return {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+
+
+def reuse_stores(src: Path, dst: Path) -> None:
+    """Copy a finished run's teacher stores into another run's folder: every teacher call is answered there."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for store in ("silver.store.sqlite", "teacher_test.store.sqlite"):
+        if not (dst / store).is_file() and (src / store).is_file():
+            shutil.copyfile(src / store, dst / store)
+
+
+def run(cfg: dict) -> dict:
+    from smallext.pipeline import distill
+
+    print(f"[distill] {cfg['output']}: teacher {cfg['teacher']}", file=sys.stderr, flush=True)
+    return distill(cfg, progress=False)
+
+
+def row(name: str, m: dict, who: str, *, scores_key: str = "scores") -> dict:
+    """One table row from a distill run's metrics: ``who`` is ``teacher`` or ``student``."""
+    t = m["test"][who]
+    s = t[scores_key]["micro"]
+    r = {"system": name, "f1": s["f1"], "ci95": s["ci95"], "precision": s["precision"], "recall": s["recall"],
+         "documents": t[scores_key]["documents"], "documents_per_s": t["timing"]["documents_per_s"],
+         "latency_p50_ms": t["timing"]["latency_p50_ms"], "peak_rss_mb": t["peak_rss_mb"]}
+    if who == "teacher":
+        r["latency_unit"] = t["timing"].get("latency_unit", "per document")
+    return r

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -46,7 +45,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import REPO, RESULTS, RUNS, machine, met, write_results  # noqa: E402
+from common import REPO, RESULTS, RUNS, machine, met, reuse_stores, row, run, write_results  # noqa: E402
 from smallext.report import annotation_time  # noqa: E402
 
 QWEN = "llamacpp:qwen2.5-coder-1.5b"
@@ -56,33 +55,6 @@ OUT = RUNS / "distill"
 def student_opts(args, base="minilm", layers=None):
     opts = {"base_model": base, "epochs": args.epochs, "batch_size": 8, "threads": args.threads}
     return {**opts, "layers": layers} if layers else opts
-
-
-def reuse_stores(src: Path, dst: Path) -> None:
-    """Copy a finished run's teacher stores into another run's folder: every teacher call is answered there."""
-    dst.mkdir(parents=True, exist_ok=True)
-    for store in ("silver.store.sqlite", "teacher_test.store.sqlite"):
-        if not (dst / store).is_file() and (src / store).is_file():
-            shutil.copyfile(src / store, dst / store)
-
-
-def run(cfg: dict) -> dict:
-    from smallext.pipeline import distill
-
-    print(f"[distill] {cfg['output']}: teacher {cfg['teacher']}", file=sys.stderr, flush=True)
-    return distill(cfg, progress=False)
-
-
-def row(name: str, m: dict, who: str, *, scores_key: str = "scores") -> dict:
-    """One table row from a distill run's metrics: ``who`` is ``teacher`` or ``student``."""
-    t = m["test"][who]
-    s = t[scores_key]["micro"]
-    r = {"system": name, "f1": s["f1"], "ci95": s["ci95"], "precision": s["precision"], "recall": s["recall"],
-         "documents": t[scores_key]["documents"], "documents_per_s": t["timing"]["documents_per_s"],
-         "latency_p50_ms": t["timing"]["latency_p50_ms"], "peak_rss_mb": t["peak_rss_mb"]}
-    if who == "teacher":
-        r["latency_unit"] = t["timing"].get("latency_unit", "per document")
-    return r
 
 
 def annotation_cost(m: dict) -> dict:

@@ -280,3 +280,47 @@ def test_a_stage_inserted_into_distill_changes_what_the_student_learns(tmp_path,
     assert card["training"]["train_spans"] == sum(len(d.spans) for d in train_docs) > 0
     assert card["entity_types"] == schema.labels and state["only-persons"]["info"]["spans"] < sum(
         len(d.spans) for d in read_jsonl(out / "silver.jsonl"))
+
+
+def test_quality_stage_end_to_end(tmp_path):
+    """The quality stage between annotation and training on a tiny config: flags and page written, the student
+    trained on the repaired labels, the report shows what changed; a re-run reuses it, --force quality redoes
+    it and what follows."""
+    pytest.importorskip("spacy")
+    from smallext.io import read_jsonl
+    from smallext.pipeline import distill, load_config
+    from smallext.pipeline.stages import student_data
+    from smallext.quality.errors import read_flags
+    from smallext.schema import load_schema
+
+    path = tiny_config(tmp_path, teacher="spacy:en_core_web_sm", teacher_options={}, corpus_limit=60,
+                       teacher_test_limit=50, quality={"folds": 2, "epochs": 1, "layers": 1, "drop_above": 0.6,
+                                                         "add_above": 0.7, "fix_above": 0.6, "compare": True})
+    distill(path, progress=False)
+    out = tmp_path / "run"
+    state = json.loads((out / "stages.json").read_text())
+    assert list(state) == ["annotate", "quality", "train", "evaluate", "report"]
+    q = state["quality"]["info"]
+    silver, repaired = read_jsonl(out / "silver.jsonl"), read_jsonl(out / "repaired.jsonl")
+    assert [d.id for d in repaired] == [d.id for d in silver] and q["documents"] == 60
+    assert q["spans_before"] == sum(len(d.spans) for d in silver)
+    assert q["spans_after"] == sum(len(d.spans) for d in repaired) != q["spans_before"]
+    flags = read_flags(out / "flags.jsonl")
+    assert flags and {f.id for f in flags} <= {d.id for d in silver}
+    assert "Label errors of spacy:en_core_web_sm" in (out / "quality.html").read_text()
+    train_docs, *_ = student_data(load_config(path), load_schema(REPO / "schemas" / "conll2003.yaml"), repaired)
+    card = json.loads((out / "model" / "config.json").read_text())
+    assert card["training"]["train_spans"] == sum(len(d.spans) for d in train_docs)
+    assert "repaired by the quality stage" in (out / "model" / "README.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "## Quality of the teacher's labels" in report and f"{q['spans_after']} after" in report
+    m = json.loads((out / "metrics.json").read_text())
+    without = m["quality"]["student_without_repair"]["micro"]["f1"]
+    assert f"without it, on the teacher's labels as given, {without:.3f}" in report
+    assert (out / "model-without-repair" / "model.onnx").is_file()
+    distill(path, progress=False)
+    assert json.loads((out / "stages.json").read_text())["quality"] == state["quality"]
+    distill(path, force=["quality"], progress=False)
+    again = json.loads((out / "stages.json").read_text())
+    assert again["quality"]["finished"] >= state["quality"]["finished"]
+    assert again["train"]["key"] == state["train"]["key"]  # the same repaired labels: the same key, retrained anyway

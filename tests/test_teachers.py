@@ -19,7 +19,7 @@ import pytest
 
 from conftest import REPO, free_port, needs_data, wait_http
 from smallext.datasets import load
-from smallext.doc import Document
+from smallext.doc import Document, Span
 from smallext.errors import ConfigError
 from smallext.evaluate import evaluate
 from smallext.schema import load_schema
@@ -511,3 +511,90 @@ def test_a_gguf_without_chat_template_gets_the_context_it_was_asked(smollm, tmp_
         assert reply.error is None and reply.tokens_in > 256 and reply.tokens_out > 0
     finally:
         backend.close()
+
+
+@needs_data
+def test_grouped_shots_are_evaluated_once_per_group(smollm, tmp_path):
+    """Shots shared by a group of similar calls sit before the last user turn, so the batch engine caches them
+    as a prompt prefix on their second sight and the group's other calls skip them; shots per call are never
+    cached beyond the system message, which every call shares."""
+    from smallext.teachers import load_teacher
+    from smallext.teachers.annotate import annotate
+
+    docs = [d.without_spans() for d in load("conll2003:test")[:24]]
+    runs = {}
+    for groups in (0, 6):
+        teacher = load_teacher("llamacpp:smollm2-135m", SCHEMA, threads=2, chunk_chars=0, shots=2,
+                               examples="conll2003:train", shot_groups=groups, concurrency=4, n_ctx=2048)
+        chunks = teacher.plan(docs)
+        shots = [tuple(m["content"] for m in teacher.task.messages(c[0].text)[1:-1]) for c in chunks]
+        res = annotate(docs, teacher, None, store=tmp_path / f"groups{groups}.sqlite", progress=False)
+        runs[groups] = {"shots": shots, "stats": dict(teacher.backend.engine.stats), "res": res}
+        teacher.close()
+    grouped, per_call = runs[6], runs[0]
+    distinct = list(dict.fromkeys(grouped["shots"]))
+    assert len(distinct) == 4 and all(len(s) == 4 for s in distinct)  # 24 calls in 4 groups, 2 shots (4 turns)
+    # each group's calls come one after another
+    assert [s for i, s in enumerate(grouped["shots"]) if i == 0 or s != grouped["shots"][i - 1]] == distinct
+    # grouped: the system message and each group's shots; per call: the first call's own (cached while the engine
+    # was idle) and the system message, copied from it, which every later call shares
+    assert grouped["stats"]["prefixes_cached"] >= 1 + len(distinct) and per_call["stats"]["prefixes_cached"] <= 2
+    assert grouped["stats"]["prefill_tokens"] < per_call["stats"]["prefill_tokens"]
+    assert grouped["res"]["documents"] == per_call["res"]["documents"] == 24
+
+
+@needs_data
+def test_shot_groups_gather_similar_texts_and_never_show_a_text_its_own_answer():
+    pytest.importorskip("sklearn")
+    from smallext.teachers.shots import ShotSelector
+
+    pool = SCHEMA.map_documents(load("conll2003:train")[:300])
+    texts = [d.text for d in pool[:40]]  # the texts are in the pool: their own labelled copy must not be a shot
+    shots, order = ShotSelector(pool).select_groups(texts, 3, 10)
+    assert sorted(order) == list(range(40)) and len({tuple(d.id for d in s) for s in shots}) == 4
+    groups: dict = {}
+    for i in order:
+        groups.setdefault(tuple(d.id for d in shots[i]), []).append(i)
+    for members in groups.values():
+        assert members == order[order.index(members[0]): order.index(members[0]) + len(members)]  # together
+        assert not {d.text for d in shots[members[0]]} & {texts[i] for i in members}
+
+
+def test_escalation_relabels_the_most_doubted_documents(fault_server, tmp_path):
+    """The chain's second pass: the worst share of the documents by flag score goes to a second teacher, whose
+    labels replace the first pass's; its cost is recorded."""
+    from smallext.quality.escalate import escalate
+    from smallext.teachers import load_teacher
+
+    docs = [Document(f"d{i}", f"Paris number {i} .", [Span(0, 5, "PER")]) for i in range(10)]
+    scores = {"d3": 0.9, "d7": 0.8, "d1": 0.2}
+    second = load_teacher(f"openai:fine@{fault_server}", SCHEMA, chunk_chars=0)
+    out, info = escalate(docs, scores, second, share=0.2, store=tmp_path / "e.sqlite")
+    assert [d.id for d in out] == [d.id for d in docs]
+    assert [d.id for d in out if d.spans[0].label == "LOC"] == ["d3", "d7"]  # the two most doubted, relabelled
+    assert all(d.spans[0].label == "PER" for d in out if d.id not in ("d3", "d7"))
+    assert info["documents"] == 2 and info["calls"] == 2 and info["tokens_in"] == 20 and info["share"] == 0.2
+    assert FaultHandler.counts["fine"] == 2
+
+
+def test_spread_over_prompt_variants(smollm, tmp_path):
+    """Each prompt variant lists the types in another order; a span's support is the share of variants that
+    give it. SmolLM2's labels are poor, so the check is on the mechanics, not on the figures."""
+    from smallext.quality.spread import reply_spread
+    from smallext.teachers import load_teacher
+    from smallext.teachers.annotate import annotate
+    from smallext.teachers.tasks import EntityTask
+
+    assert EntityTask(SCHEMA).system != EntityTask(SCHEMA, prompt_variant=1).system
+    assert sorted(EntityTask(SCHEMA).system.splitlines()) == sorted(EntityTask(SCHEMA, prompt_variant=1).system
+                                                                   .splitlines())  # the same lines, reordered
+    docs = [Document(f"d{i}", t) for i, t in enumerate(["Peter Blackburn visited Paris .", "EU rejects German call ."])]
+    first = annotate(docs, load_teacher("llamacpp:smollm2-135m", SCHEMA, threads=2, chunk_chars=0), None,
+                     store=tmp_path / "first.sqlite", progress=False)["documents_out"]
+    support = reply_spread(first, "llamacpp:smollm2-135m", SCHEMA, {"threads": 2, "chunk_chars": 0}, variants=2,
+                           store=tmp_path / "spread.sqlite")
+    assert set(support) == {(d.id, *s.key) for d in first for s in d.spans}
+    assert all(v in (1 / 3, 2 / 3, 1.0) for v in support.values())
+    assert (tmp_path / "spread.variant1.sqlite").is_file() and (tmp_path / "spread.variant2.sqlite").is_file()
+    with pytest.raises(ConfigError, match="LLM teacher"):
+        reply_spread(first, "spacy:en_core_web_sm", SCHEMA, store=tmp_path / "x.sqlite")

@@ -325,6 +325,128 @@ def annotate_cmd(
     console.print(f"wrote {summary['documents']:,} documents to {out} (store: {summary['store']})")
 
 
+quality_app = typer.Typer(help="Quality of labels: agreement, the alt-test, label errors.", no_args_is_help=True)
+app.add_typer(quality_app, name="quality")
+
+
+@quality_app.command("agreement")
+@handle_errors
+def quality_agreement_cmd(
+    gold: Annotated[str, typer.Option(help="Reference annotations (gold): dataset or file.")],
+    pred: Annotated[list[str], typer.Option(help="Other annotations (dataset or file); repeat for several.")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON.")] = None,
+) -> None:
+    """Span P/R/F1 against the reference, and Cohen's kappa and Krippendorff's alpha on tokens."""
+    from smallext.datasets import load_documents
+    from smallext.quality.agreement import agreement
+
+    annotations = {"gold": load_documents(gold)}
+    for i, p in enumerate(pred):
+        annotations[p if p not in annotations else f"{p}#{i}"] = load_documents(p)
+    result = agreement(annotations)
+    table = Table(title=f"agreement on {result['documents']:,} documents ({result['tokens']:,} tokens)")
+    for col in ("annotators", "span P", "span R", "span F1", "token kappa"):
+        table.add_column(col, justify="left" if col == "annotators" else "right")
+    ref = result["reference"]
+    for name, spans in result["spans"].items():
+        m, k = spans["micro"], result["kappa"][f"{ref}|{name}"]["overall"]
+        table.add_row(f"{name} vs {ref}", f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}",
+                      "-" if k is None else f"{k:.3f}")
+    out.print(table)
+    alpha = result["alpha"]["overall"]
+    out.print(f"Krippendorff's alpha (nominal, tokens, {len(result['annotators'])} annotators): "
+              + ("undefined" if alpha is None else f"{alpha:.3f}"))
+    per = result["alpha"]["per_type"]
+    out.print("per type: " + ", ".join(f"{t} {'-' if v is None else f'{v:.3f}'}" for t, v in per.items()))
+    if json_out is not None:
+        write_json(result, json_out)
+
+
+@quality_app.command("alt-test")
+@handle_errors
+def quality_alt_test_cmd(
+    humans: Annotated[list[str], typer.Argument(help="Two or more human annotations (dataset or file).")],
+    llm: Annotated[str, typer.Option(help="The LLM's annotations (dataset or file).")],
+    epsilon: Annotated[float, typer.Option(min=0.0, max=1.0, help="Cost-benefit margin: 0.2 experts, 0.15 skilled, "
+                                                                  "0.1 crowd workers.")] = 0.15,
+    q: Annotated[float, typer.Option(min=0.0, max=1.0, help="False discovery rate (Benjamini-Yekutieli).")] = 0.05,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")] = None,
+) -> None:
+    """The Alternative Annotator Test (Calderon et al., ACL 2025): may the LLM replace the humans?"""
+    from smallext.datasets import load_documents
+    from smallext.quality.alttest import alt_test
+
+    result = alt_test({h: load_documents(h) for h in humans}, load_documents(llm), epsilon=epsilon, q=q)
+    table = Table(title=f"alt-test on {result['documents']:,} documents, epsilon {epsilon}")
+    for col in ("left-out human", "test", "p-value", "LLM advantage probability", "LLM wins"):
+        table.add_column(col)
+    for name, r in result["humans"].items():
+        table.add_row(name, r["test"], f"{r['p_value']:.4g}", f"{r['advantage_probability']:.3f}",
+                      "yes" if r["llm_wins"] else "no")
+    out.print(table)
+    out.print(f"winning rate {result['winning_rate']:.2f}, advantage probability "
+              f"{result['advantage_probability']:.3f}: the LLM {'passes' if result['passed'] else 'does not pass'}")
+    if json_out is not None:
+        write_json(result, json_out)
+
+
+@quality_app.command("errors")
+@handle_errors
+@option_flags({"the cross-fitted students": StudentOptions})
+def quality_errors_cmd(
+    schema: Annotated[Path, typer.Option(help="Schema file (YAML/JSON).")],
+    labels: Annotated[str, typer.Option(help="Labelled documents to check (dataset or file).")],
+    out_path: Annotated[Path, typer.Option("--out", help="Flags, JSONL, worst first.")],
+    folds: Annotated[int, typer.Option(min=2, help="Cross-fitting folds.")] = 4,
+    seed: Annotated[int, typer.Option(help="Fold assignment seed.")] = 13,
+    html_page: Annotated[Path | None, typer.Option("--html", help="Also write a page of the worst documents.")] = None,
+    worst: Annotated[int, typer.Option(min=0, help="Documents on the page.")] = 50,
+    repaired: Annotated[Path | None, typer.Option(help="Also write the labels repaired with the quality stage's "
+                                                       "defaults.")] = None,
+    spread: Annotated[str | None, typer.Option(help="An LLM teacher spec: weigh in the spread of its replies over "
+                                                    "prompt variants (costs teacher calls).")] = None,
+    spread_docs: Annotated[Path | None, typer.Option(help="Document ids (one per line) to compute the spread for "
+                                                          "(default: all).")] = None,
+    variants: Annotated[int, typer.Option(min=1, help="Prompt variants for the spread.")] = 2,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    options: dict[str, Any] | None = None,
+) -> None:
+    """Find span-level label errors with cross-fitted students (spurious, type, boundary, missing)."""
+    from smallext.datasets import load_documents
+    from smallext.quality.errors import counts, label_errors, write_flags
+    from smallext.schema import load_schema
+
+    sch = load_schema(schema)
+    docs = [d for d in load_documents(labels) if "teacher_error" not in d.meta]
+    support = None
+    if spread is not None:
+        from smallext.quality.spread import reply_spread
+
+        wanted = set(spread_docs.read_text(encoding="utf-8").split()) if spread_docs else {d.id for d in docs}
+        support = reply_spread(sch.map_documents([d for d in docs if d.id in wanted]), spread, sch,
+                               variants=variants, store=out_path.with_suffix(".spread.sqlite"), progress=not quiet)
+    flags, _ = label_errors(docs, sch, student_options(options), folds=folds, seed=seed, progress=not quiet,
+                            support=support)
+    write_flags(flags, out_path)
+    c = counts(flags, 0.5)
+    console.print(f"{len(flags):,} flags written to {out_path}; {c['flags']:,} with a score of at least 0.5: "
+                  + ", ".join(f"{n:,} {k}" for k, n in sorted(c["per_kind"].items())))
+    mapped = sch.map_documents(docs)
+    if html_page is not None:
+        from smallext.quality.page import write_page
+
+        write_page(html_page, mapped, flags, worst=worst, title=f"Label errors of {labels}")
+        console.print(f"page of the {worst} worst documents: {html_page}")
+    if repaired is not None:
+        from smallext.io import write_jsonl
+        from smallext.quality.repair import repair
+
+        fixed, changes = repair(mapped, flags)
+        write_jsonl(fixed, repaired)
+        console.print(f"repaired labels written to {repaired}: " + ", ".join(
+            f"{changes[k]} {k}" for k in ("dropped", "retyped", "reshaped", "added")))
+
+
 @app.command("serve")
 @handle_errors
 def serve_cmd(

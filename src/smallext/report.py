@@ -75,6 +75,44 @@ def _training_data(t: dict[str, Any], cfg: dict[str, Any]) -> str:
                          (cfg.get("teacher_options") or {}).get("examples"), markdown=True)
 
 
+def quality_lines(q: dict[str, Any] | None) -> list[str]:
+    """The report's section on the quality stage: flags of the teacher's labels and what the repair changed."""
+    if not q:
+        return []
+    f, rounds = q["flags"], q["rounds"]
+    total = {k: sum(r[k] for r in rounds) for k in ("dropped", "retyped", "reshaped", "added")}
+    lines = ["## Quality of the teacher's labels", "",
+             f"Cross-fitted students read the {q['documents']} labelled documents: {f['flags']} flags with an "
+             f"error score of at least {f['threshold']} ("
+             + ", ".join(f"{n} {k}" for k, n in sorted(f["per_kind"].items())) + "). "
+             f"The repair ({len(rounds)} round{'s' if len(rounds) > 1 else ''}) dropped {total['dropped']} spans, "
+             f"retyped {total['retyped']}, moved the edges of {total['reshaped']} and added {total['added']}: "
+             f"{q['spans_before']} spans before, {q['spans_after']} after. The flags and a page of the worst "
+             "documents are `flags.jsonl` and `quality.html`.", ""]
+    e = q.get("escalated")
+    if e:
+        lines[-2:-1] = [lines[-2] + f" Before repairing, the {e['documents']} most doubted documents "
+                        f"({e['share']:.0%}) were labelled again by `{e['teacher']}`: {e['calls']} calls, "
+                        f"{e['tokens_in']:,} tokens in and {e['tokens_out']:,} out, {e['wall_seconds'] / 60:.1f} min"
+                        + (f", {e['failed']} failed (their first labels kept)" if e["failed"] else "") + "."]
+    if q.get("student_without_repair"):
+        w, wo = q["student_with_repair"]["micro"], q["student_without_repair"]["micro"]
+        lines += [f"Student F1 on the test set with the repair {w['f1']:.3f} (P {w['precision']:.3f}, R "
+                  f"{w['recall']:.3f}); without it, on the teacher's labels as given, {wo['f1']:.3f} (P "
+                  f"{wo['precision']:.3f}, R {wo['recall']:.3f}).", ""]
+    per_type: dict[str, dict[str, int]] = {}
+    for r in rounds:
+        for t, c in r["per_type"].items():
+            for k, n in c.items():
+                per_type.setdefault(t, {})[k] = per_type.get(t, {}).get(k, 0) + n
+    if per_type:
+        lines += ["| type | dropped | retyped | moved | added |", "|---|---|---|---|---|"]
+        lines += [f"| {t} | {c.get('dropped', 0)} | {c.get('retyped', 0)} | {c.get('reshaped', 0)} "
+                  f"| {c.get('added', 0)} |" for t, c in sorted(per_type.items())]
+        lines.append("")
+    return lines
+
+
 def render_markdown(m: dict[str, Any]) -> str:
     cfg, ann = m["config"], m["annotation"]
     lines = ["# smallext distillation report", "",
@@ -89,6 +127,7 @@ def render_markdown(m: dict[str, Any]) -> str:
     if cfg["teacher"] == "gold":
         lines += ["> The teacher is `gold`: it copies the gold labels. This is an upper bound for experiments, "
                   "not a real teacher.", ""]
+    lines += quality_lines(m.get("quality"))
     if "test" not in m:
         lines += ["No gold test set was given, so there are no test scores.", ""]
         return "\n".join(lines)
@@ -205,14 +244,21 @@ def render_html(m: dict[str, Any], markdown: str) -> str:
         body.append("</table>")
     if "test" in m:
         body += [f'<img alt="plot" src="data:image/png;base64,{p}">' for p in plots(m)]
-    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-             "th:first-child,td:first-child{text-align:left}"
-             "blockquote{background:#fff6e0;padding:.5em 1em;margin:1em 0}"
-             "img{display:block;margin:1em 0;max-width:100%}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>smallext report</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+    return html_page("smallext report", "".join(body))
+
+
+STYLE = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+         "table{border-collapse:collapse;margin:1em 0}"
+         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+         "th:first-child,td:first-child{text-align:left}"
+         "blockquote{background:#fff6e0;padding:.5em 1em;margin:1em 0}"
+         "img{display:block;margin:1em 0;max-width:100%}")
+
+
+def html_page(title: str, body: str, style: str = "") -> str:
+    """A self-contained HTML page in the reports' style; ``body`` is HTML, ``style`` extra CSS."""
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}{style}</style></head><body>{body}</body></html>")
 
 
 def write_report(metrics: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:

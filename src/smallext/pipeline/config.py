@@ -10,6 +10,7 @@ Config (YAML; keys are the interface)::
     test: crossner-ai:test             # optional gold test set
     student: {base_model: minilm, epochs: 10}    # StudentOptions; layers: N keeps the encoder's first N layers
     gold_examples: 0                   # N > 0: the student also trains on N gold documents of the example pool
+    quality: {drop_above: 0.8, add_above: 0.9, rounds: 1}   # optional: find and repair label errors first
     output: runs/crossner-ai
 
 ``teacher_options`` are validated against the options model of the teacher's kind
@@ -26,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from smallext.errors import ConfigError, field_problems
+from smallext.quality.repair import QualityOptions
 from smallext.students.options import StudentOptions
 from smallext.teachers.registry import teacher_options
 
@@ -50,6 +52,8 @@ class DistillConfig(BaseModel):
     measure_documents: int = Field(200, ge=10, description="documents timed for throughput and latency")
     gold_examples: int = Field(0, ge=0, description="add up to N gold documents of teacher_options.examples "
                                                     "(the few-shot pool) to the student's training data")
+    quality: QualityOptions | None = Field(None, description="find label errors by cross-fitting and repair the "
+                                                             "labels before training (smallext.quality)")
 
     def teacher_opts(self) -> BaseModel:
         """``teacher_options`` validated by the teacher kind's options model (see :func:`load_config`)."""

@@ -98,6 +98,11 @@ class Stage:
         """The settings the stage's result depends on besides the artifacts it reads (JSON-serialisable)."""
         return None
 
+    def enabled(self, ctx: Context) -> bool:
+        """Whether the stage runs in this run at all (an optional stage off in the config: its artifacts are
+        neither written nor read, and later stages read the earlier versions)."""
+        return True
+
     def run(self, ctx: Context) -> dict[str, Any]:  # pragma: no cover - abstract
         """Produce the artifacts of :attr:`writes`; return facts to record (and share as ``ctx.info``)."""
         raise NotImplementedError
@@ -130,6 +135,8 @@ class Runner:
         ctx.out.mkdir(parents=True, exist_ok=True)
         state = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         for i, stage in enumerate(self.stages):
+            if not stage.enabled(ctx):
+                continue
             missing = [a for a in stage.reads if a not in ctx.artifacts]
             if missing:
                 raise ConfigError(f"stage {stage.name!r} reads {missing} that no stage before it writes")

@@ -4,6 +4,8 @@ Artifacts (under the run's output folder):
 
 ==========  ==================  ==========================================================================
 labels      ``silver.jsonl``    the teacher's labels of the corpus (every document once; failed ones marked)
+labels      ``repaired.jsonl``  the labels after the quality stage (when ``quality`` is configured), with
+flags       ``flags.jsonl``     its label-error flags of the teacher's labels and ``quality.html``, the page
 model       ``model/``          the packaged student (int8 ONNX, tokenizer, config, model card)
 metrics     ``metrics.json``    test scores, speed and memory of teacher and student, and the run's facts
 report      ``report.md``       the report, and ``report.html`` with its plots
@@ -24,7 +26,8 @@ from smallext.pipeline.config import DistillConfig
 from smallext.pipeline.runner import Context, Stage
 from smallext.report import gold_examples_note, labels_kind, training_data
 
-__all__ = ["AnnotateStage", "EvaluateStage", "ReportStage", "TrainStage", "read_corpus", "student_data"]
+__all__ = ["AnnotateStage", "EvaluateStage", "QualityStage", "ReportStage", "TrainStage", "read_corpus",
+           "student_data"]
 
 
 def read_corpus(ctx: Context) -> list[Document]:
@@ -72,6 +75,80 @@ class AnnotateStage(Stage):
         return {"summary": ann}
 
 
+class QualityStage(Stage):
+    """Between annotation and training, when the config has ``quality``: cross-fitted students flag the
+    teacher's probable label errors (:mod:`smallext.quality.errors`); with ``escalate``, the most doubted
+    documents are labelled again by a second teacher (:mod:`smallext.quality.escalate`) and flagged again;
+    the labels are repaired (:mod:`smallext.quality.repair`) for ``rounds`` rounds, and the flags of the
+    teacher's labels are written with a page of the worst documents. Training then reads the repaired labels."""
+
+    name = "quality"
+    reads = ("labels",)
+    writes = {"labels": "repaired.jsonl", "flags": "flags.jsonl", "quality_page": "quality.html"}
+
+    def enabled(self, ctx: Context) -> bool:
+        return ctx.cfg.quality is not None
+
+    def key(self, ctx: Context) -> Any:
+        cfg: DistillConfig = ctx.cfg
+        return [cfg.quality.model_dump(), cfg.student.model_dump(), ctx.schema.model_dump(),
+                _teacher_key(cfg) if cfg.quality.escalate else None]
+
+    def _escalate(self, ctx: Context, docs: list[Document], flags) -> tuple[list[Document], dict[str, Any]]:
+        from smallext.quality.errors import document_scores
+        from smallext.quality.escalate import escalate
+        from smallext.teachers import load_teacher
+
+        cfg: DistillConfig = ctx.cfg
+        e = cfg.quality.escalate
+        spec = e.teacher or cfg.teacher
+        options = {**cfg.teacher_options, **e.teacher_options} if spec == cfg.teacher else e.teacher_options
+        teacher = load_teacher(spec, ctx.schema, options)
+        try:
+            ctx.log(self.name, f"escalating {e.share:.0%} of the documents to {spec} {options}")
+            return escalate(docs, document_scores(flags), teacher, share=e.share,
+                            store=ctx.out / "escalate.store.sqlite", progress=ctx.progress)
+        finally:
+            teacher.close()
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        from smallext.io import read_jsonl, write_jsonl
+        from smallext.quality.errors import counts, label_errors, write_flags
+        from smallext.quality.page import write_page
+        from smallext.quality.repair import repair
+
+        cfg: DistillConfig = ctx.cfg
+        q = cfg.quality
+        everything = read_jsonl(ctx.artifacts["labels"])
+        labelled = ctx.schema.map_documents([d for d in everything if "teacher_error" not in d.meta])
+        options = cfg.student.model_copy(update={"epochs": q.epochs or cfg.student.epochs,
+                                                 "layers": q.layers or cfg.student.layers})
+        t0 = time.perf_counter()
+        current, rounds, first, escalated = labelled, [], None, None
+        for r in range(q.rounds):
+            ctx.log(self.name, f"round {r + 1}: {q.folds} cross-fitted students on {len(current)} documents")
+            flags, _ = label_errors(current, ctx.schema, options, folds=q.folds, seed=q.seed + r,
+                                    progress=ctx.progress)
+            first = first if first is not None else flags
+            if r == 0 and q.escalate is not None:
+                current, escalated = self._escalate(ctx, current, flags)
+                current = ctx.schema.map_documents(current)
+                flags, _ = label_errors(current, ctx.schema, options, folds=q.folds, seed=q.seed + r,
+                                        progress=ctx.progress)
+            current, changes = repair(current, flags, q)
+            rounds.append(changes)
+            ctx.log(self.name, ", ".join(f"{changes[k]} {k}" for k in ("dropped", "retyped", "reshaped", "added")))
+        out = self.outputs(ctx)
+        repaired = {d.id: d for d in current}
+        write_jsonl([repaired.get(d.id, d) for d in everything], out["labels"])
+        write_flags(first, out["flags"])
+        write_page(out["quality_page"], labelled, first, worst=q.worst,
+                   title=f"Label errors of {cfg.teacher} on {', '.join(cfg.corpus_specs)}")
+        return {"seconds": round(time.perf_counter() - t0, 1), "documents": len(labelled),
+                "flags": counts(first, 0.5), "rounds": rounds, "escalated": escalated,
+                "spans_before": rounds[0]["spans_before"], "spans_after": rounds[-1]["spans_after"]}
+
+
 def student_data(cfg: DistillConfig, schema, silver: list[Document]) -> tuple[list[Document], list[Document], str, int]:
     """The student's training and model-selection documents: ``(train, dev, description of dev, gold added)``.
 
@@ -111,38 +188,61 @@ def student_data(cfg: DistillConfig, schema, silver: list[Document]) -> tuple[li
 class TrainStage(Stage):
     """The student trains on the labels (a held-out share of them for early stopping when no gold dev set is
     given; with ``gold_examples``, also on that many gold documents of the teacher's example pool), then is
-    exported and quantized into ``model/``."""
+    exported and quantized into ``model/``. With ``quality.compare``, a second student trains the same way on the
+    labels as the teacher gave them (``model-without-repair/``), for the report's comparison."""
 
     name = "train"
     reads = ("labels",)
     writes = {"model": "model"}
 
+    def _compare(self, ctx: Context) -> bool:
+        q = ctx.cfg.quality
+        return q is not None and q.compare
+
+    def outputs(self, ctx: Context) -> dict[str, Any]:
+        extra = {"model_without_repair": ctx.out / "model-without-repair"} if self._compare(ctx) else {}
+        return {**super().outputs(ctx), **extra}
+
     def key(self, ctx: Context) -> Any:
+        from smallext.pipeline.runner import digest
+
         cfg: DistillConfig = ctx.cfg
         return [cfg.student.model_dump(), cfg.dev, cfg.holdout, cfg.teacher, cfg.gold_examples,
-                cfg.teacher_options.get("examples") if cfg.gold_examples else None, ctx.schema.model_dump()]
+                cfg.teacher_options.get("examples") if cfg.gold_examples else None, ctx.schema.model_dump(),
+                digest(ctx.out / AnnotateStage.writes["labels"]) if self._compare(ctx) else None]
 
-    def run(self, ctx: Context) -> dict[str, Any]:
+    def _train(self, ctx: Context, labels, out, note: str | None) -> dict[str, Any]:
         from smallext.io import read_jsonl
         from smallext.students.train import train_student
 
         cfg: DistillConfig = ctx.cfg
-        silver = [d for d in read_jsonl(ctx.artifacts["labels"]) if "teacher_error" not in d.meta]
+        silver = [d for d in read_jsonl(labels) if "teacher_error" not in d.meta]
         train_docs, dev_docs, dev_kind, n_gold = student_data(cfg, ctx.schema, silver)
         pool = cfg.teacher_options.get("examples")
         ctx.log(self.name, f"student on {training_data(len(train_docs), n_gold, cfg.teacher, pool)} "
-                          f"(dev: {dev_kind})")
+                           f"(dev: {dev_kind})" + (f", {note}" if note else ""))
         card = {"training_data": f"{cfg.corpus} labelled by the teacher ({len(train_docs) - n_gold} documents)"
                                  + gold_examples_note(n_gold, pool),
                 "teacher": cfg.teacher + (" (gold labels copied: an upper bound, not a real teacher)"
                                           if cfg.teacher == "gold" else ""),
-                "notes": [f"Early stopping on {dev_kind}."]}
+                "notes": [f"Early stopping on {dev_kind}."] + ([note] if note else [])}
         t0 = time.perf_counter()
-        summary = train_student(ctx.schema, train_docs, dev_docs, self.outputs(ctx)["model"], cfg.student, card=card,
-                                progress=ctx.progress)
+        summary = train_student(ctx.schema, train_docs, dev_docs, out, cfg.student, card=card, progress=ctx.progress)
         return {"seconds": round(time.perf_counter() - t0, 1), "train_documents": len(train_docs),
                 "gold_documents": n_gold, "dev": dev_kind,
                 "dev_f1_int8": summary["dev_int8"]["micro"]["f1"] if summary["dev_int8"] else None}
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        out = self.outputs(ctx)
+        repaired = ctx.cfg.quality is not None
+        info = self._train(ctx, ctx.artifacts["labels"], out["model"],
+                           "The teacher's labels were repaired by the quality stage (label errors found by "
+                           "cross-fitted students) before training." if repaired else None)
+        if self._compare(ctx):
+            info["without_repair"] = self._train(ctx, ctx.out / AnnotateStage.writes["labels"],
+                                                 out["model_without_repair"], "For comparison: the teacher's labels "
+                                                 "as given, without the quality stage's repair.")
+        return info
 
 
 class EvaluateStage(Stage):
@@ -157,11 +257,11 @@ class EvaluateStage(Stage):
     def key(self, ctx: Context) -> Any:
         cfg: DistillConfig = ctx.cfg
         return [cfg.test, cfg.teacher_test_limit, cfg.measure_documents, _teacher_key(cfg), cfg.student.threads,
-                ctx.schema.model_dump(), ctx.info.get("annotate"), ctx.info.get("train")]
+                ctx.schema.model_dump(), ctx.info.get("annotate"), ctx.info.get("quality"), ctx.info.get("train")]
 
     def run(self, ctx: Context) -> dict[str, Any]:
         from smallext.datasets import load_documents
-        from smallext.evaluate import evaluate
+        from smallext.evaluate import evaluate, slim
         from smallext.measure import in_child, measure_student, measure_teacher
         from smallext.students.extractor import Extractor
 
@@ -170,6 +270,8 @@ class EvaluateStage(Stage):
         t_eval = time.perf_counter()
         ann, train_info = ctx.info["annotate"]["summary"], ctx.info["train"]
         metrics: dict[str, Any] = {"config": cfg.model_dump(by_alias=True), "annotation": ann, "training": train_info}
+        if ctx.info.get("quality"):
+            metrics["quality"] = ctx.info["quality"]
         if cfg.test:
             test = ctx.schema.map_documents(load_documents(cfg.test))
             sample = test[: cfg.teacher_test_limit] if cfg.teacher_test_limit else test
@@ -196,6 +298,10 @@ class EvaluateStage(Stage):
             }
             speed = s_time["documents_per_s"] / max(t["timing"]["documents_per_s"], 1e-12)
             metrics["test"]["speedup_documents_per_s"] = speed
+            if "model_without_repair" in ctx.artifacts and "quality" in metrics:
+                plain = Extractor.load(ctx.artifacts["model_without_repair"], threads=cfg.student.threads)
+                metrics["quality"]["student_without_repair"] = slim(evaluate(test, plain.extract(test)))
+                metrics["quality"]["student_with_repair"] = slim(metrics["test"]["student"]["scores"])
         metrics["stage_seconds"] = {"annotate": ann.get("wall_seconds_all_runs") or ann["wall_seconds"],
                                     "train": train_info.get("seconds"),
                                     "evaluate": round(time.perf_counter() - t_eval, 1)}

@@ -110,20 +110,20 @@ def encode(tokenizer, texts: Sequence[str]) -> list[EncodedText]:
     return out
 
 
-def label_words(enc: EncodedText, spans: Sequence[Span], tag_index: dict[str, int]) -> tuple[int, int]:
-    """Set ``enc.word_labels`` / ``enc.word_weights`` from character spans (IOB2 over words).
+def word_tags(words: np.ndarray, spans: Sequence[Span], tag_index: dict[str, int]) -> tuple[np.ndarray, np.ndarray,
+                                                                                          int, int]:
+    """IOB2 tag ids of words from character spans: ``(labels (n_words,), weights (n_words,), spans labelled,
+    spans that did not start/end on word boundaries)``.
 
-    A word belongs to a span when it overlaps it; the first such word gets ``B-``. A span's ``score`` (when
-    present) becomes the loss weight of its words. Spans whose type is not in ``tag_index`` are ignored, and
-    a word already claimed by an earlier span keeps it (overlaps cannot be expressed in IOB2).
-
-    Returns:
-        ``(spans labelled, spans that did not start/end on word boundaries)``.
+    ``words`` is (n_words, 2) character offsets. A word belongs to a span when it overlaps it; the first such
+    word gets ``B-``. A span's ``score`` (when present) becomes the weight of its words. Spans whose type is
+    not in ``tag_index`` are ignored, and a word already claimed by an earlier span keeps it (overlaps cannot
+    be expressed in IOB2).
     """
-    n = len(enc.words)
+    n = len(words)
     labels = np.zeros(n, dtype=np.int64)
     weights = np.ones(n, dtype=np.float32)
-    starts, ends = enc.words[:, 0], enc.words[:, 1]
+    starts, ends = words[:, 0], words[:, 1]
     used = misaligned = 0
     for sp in sorted(spans, key=lambda s: s.key):
         b = tag_index.get(f"B-{sp.label}")
@@ -139,7 +139,16 @@ def label_words(enc: EncodedText, spans: Sequence[Span], tag_index: dict[str, in
         if sp.score is not None:
             weights[idx] = sp.score
         used += 1
-    enc.word_labels, enc.word_weights = labels, weights
+    return labels, weights, used, misaligned
+
+
+def label_words(enc: EncodedText, spans: Sequence[Span], tag_index: dict[str, int]) -> tuple[int, int]:
+    """Set ``enc.word_labels`` / ``enc.word_weights`` from character spans (see :func:`word_tags`).
+
+    Returns:
+        ``(spans labelled, spans that did not start/end on word boundaries)``.
+    """
+    enc.word_labels, enc.word_weights, used, misaligned = word_tags(enc.words, spans, tag_index)
     return used, misaligned
 
 

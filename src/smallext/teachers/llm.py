@@ -37,6 +37,10 @@ class LLMOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     task: Literal["entities"] = Field("entities", description="what to ask for (smallext.teachers.tasks)")
     shots: int = Field(0, ge=0, description="few-shot examples per prompt, retrieved by embedding similarity")
+    shot_groups: int = Field(0, ge=0, description="share shots within groups of about N similar calls, so that a "
+                                                  "local model evaluates them once per group (0: shots per call)")
+    prompt_variant: int = Field(0, ge=0, description="0: the prompt as written; k > 0: the entity types listed in "
+                                                     "another order (for the spread of replies)")
     examples: str | list[Document] | None = Field(
         None, description="gold pool for the shots besides the schema's own examples: a dataset or a file")
     chunk_chars: int = Field(400, ge=0, description="characters of text per LLM call (0: one document per call)")
@@ -108,8 +112,8 @@ class LLMTeacher(Teacher):
 
     def plan(self, docs: Sequence[Document]) -> list[list[Document]]:
         chunks = chunk_documents(docs, self.chunk_chars)
-        self.task.prefetch([self.task.join(c) for c in chunks])
-        return chunks
+        order = self.task.prepare([self.task.join(c) for c in chunks])
+        return [chunks[i] for i in order]
 
     def _call(self, messages: list[dict], max_tokens: int, text: str, res: ChunkResult, cache: CallCache) -> _Call:
         schema = self.task.json_schema(text)
@@ -181,7 +185,8 @@ def _task(schema, opts: LLMOptions) -> Task:
             pool += schema.map_documents(load_documents(opts.examples), strict=False)
         selector = ShotSelector(pool)
     return TASKS[opts.task](schema, selector, opts.shots, reply_format=opts.reply_format,
-                            occurrences=opts.occurrences)
+                            occurrences=opts.occurrences, shot_groups=opts.shot_groups,
+                            prompt_variant=opts.prompt_variant)
 
 
 def load_llamacpp(arg: str, schema, opts: LlamaCppOptions, load_member=None) -> LLMTeacher:

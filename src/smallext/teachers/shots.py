@@ -92,3 +92,38 @@ class ShotSelector:
                 chosen = [i for i in order[: k + 1] if self.pool[i].text != text][:k]
                 out.append([self.pool[i] for i in reversed(chosen)])
         return out
+
+    def select_groups(self, texts: Sequence[str], k: int, group_size: int, seed: int = 0
+                      ) -> tuple[list[list[Document]], list[int]]:
+        """Shots shared by groups of similar texts: the texts are clustered by k-means on their embeddings into
+        about ``len(texts) / group_size`` groups (scikit-learn ``KMeans``); each group gets the ``k`` pool
+        examples nearest its centroid (never one whose text is in the group), least similar first.
+
+        Returns:
+            ``(shots of each text, order)``: the texts' indices group by group (the groups in order of their
+            first text), so that the calls of a group can be sent together.
+        """
+        if k <= 0 or not self.pool or not texts:
+            return [[] for _ in texts], list(range(len(texts)))
+        from sklearn.cluster import KMeans
+
+        q = self.encoder.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                convert_to_numpy=True, show_progress_bar=False)
+        n_groups = max(1, min(len(texts), round(len(texts) / max(1, group_size))))
+        labels = KMeans(n_groups, n_init=4, random_state=seed).fit_predict(q) if n_groups > 1 else np.zeros(
+            len(texts), dtype=int)
+        shots: list[list[Document]] = [[] for _ in texts]
+        first: dict[int, int] = {}
+        for i, g in enumerate(labels.tolist()):
+            first.setdefault(g, i)
+        for g in first:
+            members = np.flatnonzero(labels == g)
+            centre = q[members].mean(axis=0)
+            inside = {texts[i] for i in members}
+            order = np.argsort(-(self.embeddings @ centre), kind="stable")
+            chosen = [j for j in order[: k + len(inside)] if self.pool[j].text not in inside][:k]
+            group_shots = [self.pool[j] for j in reversed(chosen)]
+            for i in members:
+                shots[i] = group_shots
+        order = [i for g in sorted(first, key=first.get) for i in np.flatnonzero(labels == g).tolist()]
+        return shots, order

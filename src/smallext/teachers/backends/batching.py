@@ -5,8 +5,13 @@ On a CPU, generating one token for one sequence leaves most of the matrix units 
 teacher's calls run as parallel sequences of one llama.cpp context, the way ``llama-server --parallel N``
 serves them (continuous batching: a finished sequence's slot takes the next waiting prompt at once).
 
-- The KV cache is unified; sequence 0 holds the shared prompt prefix (the system message: instructions and
-  entity types), evaluated once and shared with each slot by ``llama_memory_seq_cp`` without copying.
+- The KV cache is unified; a few sequences beside the slots hold **cached prompt prefixes**, evaluated once
+  and shared with each slot by ``llama_memory_seq_cp`` without copying. A prompt's cacheable prefixes are its
+  system message (instructions and entity types) and everything before its last user turn (the system
+  message and the few-shot turns). A prefix is cached when the engine is idle, or on its second sight
+  (grouped shots: the calls of one group share their shots, so the group's shots are evaluated once); a
+  prompt shares the longest start it has in common with any cached prefix (its system message, when its shots
+  are its own) and evaluates the rest in its slot. Least recently used prefixes make room for new ones.
 - Each slot evaluates only its own suffix (shots and input text), and does so in the same ``llama_decode``
   batch as the other slots' next tokens (as ``llama-server`` does): the running slots do not stop for a new
   prompt, and one ``llama_decode`` call (one pass over the weights) serves both. Measured on the first 48
@@ -58,6 +63,16 @@ class _Request:
     done: threading.Event = field(default_factory=threading.Event)
     reply: Reply | None = None
     t0: float = field(default_factory=time.perf_counter)
+    cut: int = 0  # tokens before the last user turn (system message and shots): the longest cacheable prefix
+
+
+@dataclass
+class _Prefix:
+    """A cached prompt prefix: its tokens, held in sequence ``seq``; ``used`` orders eviction."""
+
+    seq: int
+    tokens: list[int]
+    used: int = 0
 
 
 @dataclass
@@ -87,6 +102,7 @@ class BatchEngine:
         n_ctx: KV cache size in tokens, shared by the prefix and all slots.
         n_threads: CPU threads.
         n_batch: most tokens per ``llama_decode`` call (longer prompts are evaluated in pieces).
+        max_prefixes: prompt prefixes cached at once (each in a sequence of its own).
         jump_forward: append the characters a JSON schema forces without decoding them one by one.
         max_repeats: end a JSON reply that lists an identical array item more than this many times (a
             repetition loop); ``None``: never. Needs a schema :func:`.jump_forward.supports`.
@@ -98,7 +114,7 @@ class BatchEngine:
     """
 
     def __init__(self, llm, *, parallel: int = 4, n_ctx: int = 8192, n_threads: int = 2, n_batch: int = 512,
-                 jump_forward: bool = True, max_repeats: int | None = 2) -> None:
+                 max_prefixes: int = 3, jump_forward: bool = True, max_repeats: int | None = 2) -> None:
         import llama_cpp as L
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -120,7 +136,7 @@ class BatchEngine:
             bos_token=llm._model.token_get_text(bos) if bos != -1 else "")
         cp = L.llama_context_default_params()
         cp.n_ctx, cp.n_batch, cp.n_ubatch = n_ctx, n_batch, n_batch
-        cp.n_seq_max = parallel + 1
+        cp.n_seq_max = parallel + max_prefixes
         cp.n_threads = cp.n_threads_batch = n_threads
         cp.kv_unified = True
         cp.flash_attn_type = 1  # on 2 CPU cores: prompt evaluation +40%, decoding +13% at 4 sequences
@@ -134,28 +150,51 @@ class BatchEngine:
         self.jump_forward = jump_forward
         self.max_repeats = max_repeats
         self._forced_cache: dict[str, tuple[list[int], str]] = {}  # text -> (tokens, last token's text)
-        self.batch = L.llama_batch_init(n_batch, 0, parallel + 1)
-        self.prefix: list[int] = []
+        self.batch = L.llama_batch_init(n_batch, 0, parallel + max_prefixes)
+        # sequences 1..parallel are the slots; 0 and parallel+1.. hold cached prefixes
+        self._prefix_seqs = [0, *range(parallel + 1, parallel + max_prefixes)]
+        self.prefixes: list[_Prefix] = []
+        self._seen: dict[tuple[int, ...], int] = {}  # cacheable prefixes of recent prompts -> times seen
+        self._clock = 0
         cand = np.zeros(self.n_vocab, dtype=[("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
         cand["id"] = np.arange(self.n_vocab, dtype=np.int32)
         self._cand = cand
         self._one = np.zeros(1, dtype=cand.dtype)
         self.stats = {"prefill_tokens": 0, "prefill_s": 0.0, "decode_steps": 0, "decode_tokens": 0, "decode_s": 0.0,
-                      "sample_s": 0.0, "grammar_full": 0, "forced_tokens": 0, "repetition_stops": 0, "mixed_steps": 0}
+                      "sample_s": 0.0, "grammar_full": 0, "forced_tokens": 0, "repetition_stops": 0, "mixed_steps": 0,
+                      "prefixes_cached": 0, "prefix_tokens_shared": 0}
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="llamacpp-batch", daemon=True)
         self._thread.start()
 
     # ----------------------------------------------------------------- public
+    @property
+    def prefix(self) -> list[int]:
+        """The most recently used cached prefix (empty before the first)."""
+        return max(self.prefixes, key=lambda p: p.used).tokens if self.prefixes else []
+
     def prompt_tokens(self, messages: list[dict]) -> tuple[list[int], int]:
         """Token ids of the chat prompt, and the length of its system-message prefix (shared between calls)."""
+        full, system_len, _ = self._prompt(messages)
+        return full, system_len
+
+    def _prompt(self, messages: list[dict]) -> tuple[list[int], int, int]:
+        """Token ids of the chat prompt, the length of its system message, and of all before its last user turn
+        (each at most one less than the prompt: a slot evaluates at least one token of its own)."""
         full = self._tokenize(self.formatter(messages=messages))
-        system_len = 0
-        if messages and messages[0].get("role") == "system" and len(messages) > 1:
-            sys_only = self._tokenize(self.formatter(messages=messages[:1]))
-            while system_len < min(len(full), len(sys_only)) and full[system_len] == sys_only[system_len]:
-                system_len += 1
-        return full, min(system_len, len(full) - 1)
+
+        def common(upto: list[dict]) -> int:
+            other = self._tokenize(self.formatter(messages=upto))
+            n = 0
+            while n < min(len(full), len(other)) and full[n] == other[n]:
+                n += 1
+            return min(n, len(full) - 1)
+
+        if not (messages and messages[0].get("role") == "system" and len(messages) > 1):
+            return full, 0, 0
+        system_len = common(messages[:1])
+        cut = common(messages[:-1]) if len(messages) > 2 else system_len
+        return full, system_len, max(cut, system_len)
 
     def submit(self, messages: list[dict], json_schema: dict | None, max_tokens: int) -> Reply:
         """Decode one chat prompt (greedy; constrained to ``json_schema`` when given). Thread-safe, blocking.
@@ -163,13 +202,13 @@ class BatchEngine:
         Returns:
             The :class:`Reply` (``finish_reason`` ``stop`` or ``length``; ``error`` set when it could not run).
         """
-        tokens, system_len = self.prompt_tokens(messages)
+        tokens, system_len, cut = self._prompt(messages)
         grammar = None
         if json_schema is not None:
             from llama_cpp.llama_grammar import json_schema_to_gbnf
 
             grammar = json_schema_to_gbnf(json.dumps(json_schema))
-        req = _Request(tokens, system_len, grammar, max_tokens, json_schema)
+        req = _Request(tokens, system_len, grammar, max_tokens, json_schema, cut=cut)
         self._queue.put(req)
         req.done.wait()
         assert req.reply is not None
@@ -205,18 +244,81 @@ class BatchEngine:
             b.seq_id[i][0] = seq
         return self.L.llama_decode(self.ctx, b)
 
-    def _prefill_prefix(self, tokens: list[int]) -> bool:
-        """Evaluate the shared prompt prefix into sequence 0, in pieces of ``n_batch`` (no logits: nothing is
-        sampled from it; each slot's own tokens follow in :meth:`_step`)."""
+    def _prefill(self, seq: int, tokens: list[int], start: int) -> bool:
+        """Evaluate ``tokens`` into sequence ``seq`` from position ``start``, in pieces of ``n_batch`` (no logits:
+        nothing is sampled from a prefix; each slot's own tokens follow in :meth:`_step`)."""
         for i in range(0, len(tokens), self.n_batch):
             piece = tokens[i: i + self.n_batch]
-            if self._decode([(t, i + j, 0, False) for j, t in enumerate(piece)], "prefill") != 0:
+            if self._decode([(t, start + i + j, seq, False) for j, t in enumerate(piece)], "prefill") != 0:
                 return False
             self.stats["prefill_tokens"] += len(piece)
         return True
 
     def _used(self, slots: dict[int, _Slot]) -> int:
-        return len(self.prefix) + sum(s.reserved for s in slots.values())
+        return sum(len(p.tokens) for p in self.prefixes) + sum(s.reserved for s in slots.values())
+
+    @staticmethod
+    def _common(a: list[int], b: list[int]) -> int:
+        n = 0
+        for x, y in zip(a, b, strict=False):
+            if x != y:
+                break
+            n += 1
+        return n
+
+    def _best_prefix(self, tokens: list[int], limit: int) -> tuple[_Prefix | None, int]:
+        """The cached prefix sharing the longest start with ``tokens`` (at most ``limit`` tokens), and its length."""
+        best, n = None, 0
+        for p in self.prefixes:
+            k = min(self._common(p.tokens, tokens), limit)
+            if k > n:
+                best, n = p, k
+        return best, n
+
+    def _cache_prefix(self, tokens: list[int]) -> _Prefix | None:
+        """Cache ``tokens`` as a prefix: copy the longest cached start, evaluate the rest into a free prefix
+        sequence (the least recently used one when none is free). None when llama.cpp could not."""
+        L = self.L
+        source, n = self._best_prefix(tokens, len(tokens))
+        free = [q for q in self._prefix_seqs if q not in {p.seq for p in self.prefixes}]
+        if free:
+            seq = free[0]
+        else:
+            victim = min((p for p in self.prefixes if p is not source), key=lambda p: p.used, default=None)
+            if victim is None:
+                return None
+            self.prefixes.remove(victim)
+            L.llama_memory_seq_rm(self.mem, victim.seq, -1, -1)
+            seq = victim.seq
+        L.llama_memory_seq_rm(self.mem, seq, -1, -1)
+        if source is not None and n:
+            L.llama_memory_seq_cp(self.mem, source.seq, seq, 0, n)
+        if not self._prefill(seq, tokens[n:], n):
+            L.llama_memory_seq_rm(self.mem, seq, -1, -1)
+            return None
+        prefix = _Prefix(seq, list(tokens))
+        self.prefixes.append(prefix)
+        self.stats["prefixes_cached"] += 1
+        return prefix
+
+    def _share(self, req: _Request, slots: dict[int, _Slot]) -> tuple[_Prefix | None, int]:
+        """The cached prefix ``req`` starts from and how many of its tokens it shares; caches the request's
+        cacheable prefixes (longest first) when the engine is idle or has seen them before, and the cache has
+        room for them beside the request (a full cache would fail every active slot)."""
+        room = self._used(slots) + len(req.tokens) + req.max_tokens <= self.n_ctx
+        for length in dict.fromkeys((req.cut, req.system_len)):
+            if length <= 0:
+                continue
+            key = tuple(req.tokens[:length])
+            cached = next((p for p in self.prefixes if tuple(p.tokens) == key), None)
+            if cached is None and room and (not slots or self._seen.get(key, 0) > 0):
+                cached = self._cache_prefix(req.tokens[:length])
+            self._seen[key] = self._seen.get(key, 0) + 1
+            if len(self._seen) > 4096:  # forget the oldest sightings
+                self._seen.pop(next(iter(self._seen)))
+            if cached is not None:
+                return cached, length
+        return self._best_prefix(req.tokens, len(req.tokens) - 1)
 
     def _sample(self, slot: _Slot, idx: int) -> int:
         t0 = time.perf_counter()
@@ -278,20 +380,14 @@ class BatchEngine:
         L = self.L
         toks = req.tokens
         seq = next(s for s in range(1, self.parallel + 1) if s not in slots)
-        shared = len(self.prefix) > 0 and toks[: len(self.prefix)] == self.prefix and len(toks) > len(self.prefix)
-        if not shared and not slots and req.system_len > 0:
-            # idle: make this prompt's system message the shared prefix
-            L.llama_memory_seq_rm(self.mem, 0, -1, -1)
-            self.prefix = []
-            if not self._prefill_prefix(toks[: req.system_len]):
-                L.llama_memory_seq_rm(self.mem, 0, -1, -1)
-                self._fail(req, "llama.cpp: could not evaluate the prompt prefix")
-                return
-            self.prefix = toks[: req.system_len]
-            shared = True
-        start = len(self.prefix) if shared else 0
-        if shared:
-            L.llama_memory_seq_cp(self.mem, 0, seq, 0, start)
+        prefix, start = self._share(req, slots)
+        if prefix is not None and start:
+            self._clock += 1
+            prefix.used = self._clock
+            L.llama_memory_seq_cp(self.mem, prefix.seq, seq, 0, start)
+            self.stats["prefix_tokens_shared"] += start
+        else:
+            start = 0
         rest = toks[start:]
         sampler = None
         if req.grammar is not None:
@@ -357,7 +453,7 @@ class BatchEngine:
             self.stats["forced_tokens"] += 1
 
     def _fits(self, req: _Request, slots: dict[int, _Slot]) -> bool:
-        start = len(self.prefix) if req.tokens[: len(self.prefix)] == self.prefix else 0
+        _, start = self._best_prefix(req.tokens, len(req.tokens) - 1)
         return self._used(slots) + len(req.tokens) - start + req.max_tokens <= self.n_ctx
 
     def _loop(self) -> None:
@@ -388,12 +484,15 @@ class BatchEngine:
             pass
         while waiting and len(slots) < self.parallel:
             req = waiting[0]
-            alone = len(self.prefix) + len(req.tokens) + req.max_tokens
-            if not slots and not self._fits(req, slots) and alone > self.n_ctx:
-                waiting.pop(0)
-                self._fail(req, f"llama.cpp: prompt ({len(req.tokens)} tokens) plus max_tokens "
-                                f"({req.max_tokens}) exceed the context ({self.n_ctx} tokens)")
-                continue
+            if not slots and not self._fits(req, slots):  # idle: the cached prefixes make room
+                for p in self.prefixes:
+                    self.L.llama_memory_seq_rm(self.mem, p.seq, -1, -1)
+                self.prefixes = []
+                if not self._fits(req, slots):
+                    waiting.pop(0)
+                    self._fail(req, f"llama.cpp: prompt ({len(req.tokens)} tokens) plus max_tokens "
+                                    f"({req.max_tokens}) exceed the context ({self.n_ctx} tokens)")
+                    continue
             if not self._fits(req, slots):
                 break
             waiting.pop(0)

@@ -77,8 +77,10 @@ class Task(ABC):
     schema: Schema
     shots: int = 0
 
-    def prefetch(self, texts: Sequence[str]) -> None:  # noqa: B027 - optional hook: nothing to do by default
-        """Prepare the prompts of many future calls at once (retrieve their shots in one batch)."""
+    def prepare(self, texts: Sequence[str]) -> list[int]:
+        """Prepare the prompts of many future calls at once (retrieve their shots in one batch), and return the
+        order to send them in (indices into ``texts``; by default as given)."""
+        return list(range(len(texts)))
 
     @abstractmethod
     def messages(self, text: str) -> list[dict[str, str]]:

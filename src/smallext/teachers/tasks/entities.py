@@ -60,13 +60,19 @@ PAIRS_INSTRUCTIONS = (
 REPLY_FORMATS = ("list", "pairs", "grouped")
 
 
-def render_types(schema: Schema, guidelines: bool = True) -> str:
+def render_types(schema: Schema, guidelines: bool = True, variant: int = 0) -> str:
     """The entity-type section of the system prompt: the schema's rules for every type (once), then each type
-    with its definition and own guidelines."""
+    with its definition and own guidelines; ``variant`` k > 0 lists the types in another order (seeded by k),
+    a prompt variant whose replies can be compared with the original's."""
     lines = []
     if guidelines and schema.guidelines:
         lines += ["Rules for every type:", *(f"- {g}" for g in schema.guidelines), "", "Types:"]
-    for t in schema.entity_types:
+    types = list(schema.entity_types)
+    if variant:
+        import random
+
+        random.Random(variant).shuffle(types)
+    for t in types:
         lines.append(f"- {t.name}: {t.definition}")
         if guidelines:
             lines += [f"    * {g}" for g in t.guidelines]
@@ -161,6 +167,12 @@ class EntityTask(Task):
         reply_format: ``list``, ``pairs`` or ``grouped`` (see the module docstring).
         occurrences: grounding of a string found several times: ``all`` labels each, ``first`` only the first
             (see :mod:`smallext.teachers.grounding`).
+        shot_groups: 0: each call gets the shots most similar to its text; N > 0: calls are grouped about N at a
+            time by similarity and each group shares the shots nearest to it, sent in group order, so that a
+            backend that caches prompt prefixes evaluates the shots once per group
+            (:meth:`~smallext.teachers.shots.ShotSelector.select_groups`).
+        prompt_variant: 0 for the prompt as written; k > 0 lists the entity types in another order (CoAnnotating's
+            prompt variants, Li et al. EMNLP 2023: the spread of replies over variants measures the LLM's doubt).
 
     Raises:
         ValueError: unknown ``reply_format`` or ``occurrences``.
@@ -169,7 +181,8 @@ class EntityTask(Task):
     name = "entities"
 
     def __init__(self, schema: Schema, selector=None, shots: int = 0, guidelines: bool = True,
-                 reply_format: str = "list", occurrences: Occurrences = "all") -> None:
+                 reply_format: str = "list", occurrences: Occurrences = "all", shot_groups: int = 0,
+                 prompt_variant: int = 0) -> None:
         if reply_format not in REPLY_FORMATS:
             raise ValueError(f"reply_format must be one of {REPLY_FORMATS}, not {reply_format!r}")
         if occurrences not in ("all", "first"):
@@ -179,13 +192,15 @@ class EntityTask(Task):
         self.shots = shots if selector is not None else 0
         self.reply_format = reply_format
         self.occurrences = occurrences
+        self.shot_groups = shot_groups
+        self.prompt_variant = prompt_variant
         self._shots: dict[str, list[Document]] = {}
         instructions = {"list": INSTRUCTIONS, "pairs": PAIRS_INSTRUCTIONS,
                         "grouped": GROUPED_INSTRUCTIONS}[reply_format]
         self.system = (
             f"{instructions}\n\nEntity types of the schema '{schema.name}'"
             + (f" ({schema.description})" if schema.description else "")
-            + f":\n{render_types(schema, guidelines)}"
+            + f":\n{render_types(schema, guidelines, prompt_variant)}"
         )
 
     def json_schema(self, text: str | None = None) -> dict:
@@ -214,11 +229,18 @@ class EntityTask(Task):
         at 16 tokens per entity (CoNLL-2003 has 0.12 entities per word, CrossNER-AI 0.14)."""
         return max(2, min(2 + len(text.split()) // 3, (self.max_tokens(text) - 16) // 16))
 
-    def prefetch(self, texts: Sequence[str]) -> None:
-        """Retrieve the shots of many future prompts at once (see :meth:`ShotSelector.select_many`)."""
-        if self.shots:
-            todo = [t for t in dict.fromkeys(texts) if t not in self._shots]
-            self._shots.update(zip(todo, self.selector.select_many(todo, self.shots), strict=True))
+    def prepare(self, texts: Sequence[str]) -> list[int]:
+        """Retrieve the shots of many future prompts at once (see :meth:`ShotSelector.select_many`); with
+        ``shot_groups``, group the prompts and return them in group order (see the class docstring)."""
+        if not self.shots:
+            return list(range(len(texts)))
+        if self.shot_groups:
+            shots, order = self.selector.select_groups(texts, self.shots, self.shot_groups)
+            self._shots.update(zip(texts, shots, strict=True))
+            return order
+        todo = [t for t in dict.fromkeys(texts) if t not in self._shots]
+        self._shots.update(zip(todo, self.selector.select_many(todo, self.shots), strict=True))
+        return list(range(len(texts)))
 
     def messages(self, text: str) -> list[dict[str, str]]:
         """Chat messages for one input text (shots retrieved for it, or prefetched)."""
@@ -247,4 +269,5 @@ class EntityTask(Task):
         return Grounded(spans, stats, aligns)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "reply_format": self.reply_format, "occurrences": self.occurrences}
+        return {**super().describe(), "reply_format": self.reply_format, "occurrences": self.occurrences,
+                "shot_groups": self.shot_groups, "prompt_variant": self.prompt_variant}
