@@ -408,6 +408,10 @@ def quality_errors_cmd(
     spread_docs: Annotated[Path | None, typer.Option(help="Document ids (one per line) to compute the spread for "
                                                           "(default: all).")] = None,
     variants: Annotated[int, typer.Option(min=1, help="Prompt variants for the spread.")] = 2,
+    anchors: Annotated[str | None, typer.Option(help="Trusted gold documents (dataset or file) every cross-fitted "
+                                                     "student also trains on.")] = None,
+    anchors_limit: Annotated[int, typer.Option(min=0, help="Use at most N of them (those whose text is not among "
+                                                           "the labels).")] = 100,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
     options: dict[str, Any] | None = None,
 ) -> None:
@@ -425,8 +429,12 @@ def quality_errors_cmd(
         wanted = set(spread_docs.read_text(encoding="utf-8").split()) if spread_docs else {d.id for d in docs}
         support = reply_spread(sch.map_documents([d for d in docs if d.id in wanted]), spread, sch,
                                variants=variants, store=out_path.with_suffix(".spread.sqlite"), progress=not quiet)
+    trusted = []
+    if anchors is not None:
+        texts = {d.text for d in docs}
+        trusted = [d for d in load_documents(anchors) if d.text not in texts][:anchors_limit]
     flags, _ = label_errors(docs, sch, student_options(options), folds=folds, seed=seed, progress=not quiet,
-                            support=support)
+                            support=support, anchors=trusted)
     write_flags(flags, out_path)
     c = counts(flags, 0.5)
     console.print(f"{len(flags):,} flags written to {out_path}; {c['flags']:,} with a score of at least 0.5: "

@@ -82,7 +82,10 @@ def quality_lines(q: dict[str, Any] | None) -> list[str]:
     f, rounds = q["flags"], q["rounds"]
     total = {k: sum(r[k] for r in rounds) for k in ("dropped", "retyped", "reshaped", "added")}
     lines = ["## Quality of the teacher's labels", "",
-             f"Cross-fitted students read the {q['documents']} labelled documents: {f['flags']} flags with an "
+             f"Cross-fitted students read the {q['documents']} labelled documents"
+             + (f" (each also trained on {q['anchors']} gold documents of the example pool)"
+                if q.get("anchors") else "")
+             + f": {f['flags']} flags with an "
              f"error score of at least {f['threshold']} ("
              + ", ".join(f"{n} {k}" for k, n in sorted(f["per_kind"].items())) + "). "
              f"The repair ({len(rounds)} round{'s' if len(rounds) > 1 else ''}) dropped {total['dropped']} spans, "

@@ -94,6 +94,18 @@ class QualityStage(Stage):
         return [cfg.quality.model_dump(), cfg.student.model_dump(), ctx.schema.model_dump(),
                 _teacher_key(cfg) if cfg.quality.escalate else None]
 
+    def _anchors(self, ctx: Context, labelled: list[Document]) -> list[Document]:
+        """The first ``quality.anchors`` gold documents of the teacher's example pool whose text is not in the
+        labelled corpus (the corpus and the pool may be one dataset)."""
+        from smallext.datasets import load_documents
+
+        cfg: DistillConfig = ctx.cfg
+        pool = cfg.teacher_options.get("examples")
+        if not cfg.quality.anchors or not pool:
+            return []
+        seen = {d.text for d in labelled}
+        return [d for d in ctx.schema.map_documents(load_documents(pool)) if d.text not in seen][: cfg.quality.anchors]
+
     def _escalate(self, ctx: Context, docs: list[Document], flags) -> tuple[list[Document], dict[str, Any]]:
         from smallext.quality.errors import document_scores
         from smallext.quality.escalate import escalate
@@ -123,18 +135,19 @@ class QualityStage(Stage):
         labelled = ctx.schema.map_documents([d for d in everything if "teacher_error" not in d.meta])
         options = cfg.student.model_copy(update={"epochs": q.epochs or cfg.student.epochs,
                                                  "layers": q.layers or cfg.student.layers})
+        anchors = self._anchors(ctx, labelled)
         t0 = time.perf_counter()
         current, rounds, first, escalated = labelled, [], None, None
         for r in range(q.rounds):
             ctx.log(self.name, f"round {r + 1}: {q.folds} cross-fitted students on {len(current)} documents")
             flags, _ = label_errors(current, ctx.schema, options, folds=q.folds, seed=q.seed + r,
-                                    progress=ctx.progress)
+                                    progress=ctx.progress, anchors=anchors)
             first = first if first is not None else flags
             if r == 0 and q.escalate is not None:
                 current, escalated = self._escalate(ctx, current, flags)
                 current = ctx.schema.map_documents(current)
                 flags, _ = label_errors(current, ctx.schema, options, folds=q.folds, seed=q.seed + r,
-                                        progress=ctx.progress)
+                                        progress=ctx.progress, anchors=anchors)
             current, changes = repair(current, flags, q)
             rounds.append(changes)
             ctx.log(self.name, ", ".join(f"{changes[k]} {k}" for k in ("dropped", "retyped", "reshaped", "added")))
@@ -144,7 +157,7 @@ class QualityStage(Stage):
         write_flags(first, out["flags"])
         write_page(out["quality_page"], labelled, first, worst=q.worst,
                    title=f"Label errors of {cfg.teacher} on {', '.join(cfg.corpus_specs)}")
-        return {"seconds": round(time.perf_counter() - t0, 1), "documents": len(labelled),
+        return {"seconds": round(time.perf_counter() - t0, 1), "documents": len(labelled), "anchors": len(anchors),
                 "flags": counts(first, 0.5), "rounds": rounds, "escalated": escalated,
                 "spans_before": rounds[0]["spans_before"], "spans_after": rounds[-1]["spans_after"]}
 

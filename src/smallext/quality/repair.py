@@ -41,10 +41,14 @@ class QualityOptions(BaseModel):
                                                        "student's)")
     layers: int | None = Field(None, ge=1, description="encoder layers of the cross-fitted students (default: the "
                                                        "student's)")
-    drop_above: float = Field(0.8, ge=0, le=1.01, description="drop a given span whose error score is at least this")
-    fix_above: float = Field(0.8, ge=0, le=1.01, description="retype or move a span to its suggestion from this "
-                                                             "score")
-    add_above: float = Field(0.9, ge=0, le=1.01, description="add a missing entity whose confidence is at least this")
+    anchors: int = Field(100, ge=0, description="gold documents of the teacher's example pool "
+                                                "(teacher_options.examples) every cross-fitted student also trains "
+                                                "on (0: none)")
+    drop_above: float = Field(0.75, ge=0, le=1.01, description="drop a given span whose error score is at least "
+                                                               "this")
+    fix_above: float = Field(0.65, ge=0, le=1.01, description="retype or move a span to its suggestion from this "
+                                                              "score")
+    add_above: float = Field(0.8, ge=0, le=1.01, description="add a missing entity whose confidence is at least this")
     weight: bool = Field(True, description="weigh each kept span in the loss by 1 - its error score")
     rounds: int = Field(1, ge=1, le=5, description="find-and-repair rounds (each cross-fits again)")
     seed: int = Field(13, description="fold assignment seed")
