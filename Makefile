@@ -5,8 +5,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 STAMP  := $(VENV)/.installed
+# Label Studio (for the review round-trip test) pins Django-era versions of packages the project also uses
+# (numpy, openai, ...), so it gets a virtual environment of its own; the test drives it over HTTP.
+LS_VENV  := .venv-labelstudio
+LS_STAMP := $(LS_VENV)/.installed
 
-.PHONY: test lint install demo bench clean
+.PHONY: test lint install labelstudio demo bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,10 +20,18 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+$(LS_STAMP):
+	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LS_VENV)/bin/python -m pip install --quiet "label-studio==1.23.2"
+	touch $(LS_STAMP)
+
+labelstudio: $(LS_STAMP)
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
-test: lint
+test: lint labelstudio
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
@@ -27,4 +39,4 @@ demo: $(STAMP)
 	$(BIN)/smallext distill examples/crossner-ai.yaml
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info src/*.egg-info
+	rm -rf $(VENV) $(LS_VENV) build dist *.egg-info src/*.egg-info

@@ -168,8 +168,8 @@ def data_stats(
 def convert_cmd(
     src: Annotated[str, typer.Argument(help="Input file or dataset (conll2003:train).")],
     dst: Annotated[Path, typer.Argument(help="Output file.")],
-    from_fmt: Annotated[str | None, typer.Option("--from", help="conll, tsv, wikiann, jsonl or text.")] = None,
-    to_fmt: Annotated[str | None, typer.Option("--to", help="conll, tsv, jsonl or text.")] = None,
+    from_fmt: Annotated[str | None, typer.Option("--from", help="conll, tsv, wikiann, jsonl, text or spacy.")] = None,
+    to_fmt: Annotated[str | None, typer.Option("--to", help="conll, tsv, jsonl, text or spacy.")] = None,
     scheme: Annotated[str | None, typer.Option(help="Tag scheme of a conll input: iob1 or iob2 (detected).")] = None,
     group_documents: Annotated[
         bool, typer.Option("--group-documents", help="One document per -DOCSTART- article.")
@@ -453,6 +453,94 @@ def quality_errors_cmd(
         write_jsonl(fixed, repaired)
         console.print(f"repaired labels written to {repaired}: " + ", ".join(
             f"{changes[k]} {k}" for k in ("dropped", "retyped", "reshaped", "added")))
+
+
+review_app = typer.Typer(help="Spend a person's review budget: select documents, Label Studio round trip.",
+                         no_args_is_help=True)
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("select")
+@handle_errors
+def review_select_cmd(
+    labels: Annotated[str, typer.Option(help="Labelled documents to choose from (dataset or file).")],
+    budget: Annotated[int, typer.Option(min=1, help="Documents to select.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Selected documents, JSONL, best first.")],
+    strategy: Annotated[str, typer.Option(help="random, errors, entropy, mnlp, bald or disagreement.")] = "random",
+    model: Annotated[Path | None, typer.Option(help="The student (entropy, mnlp, bald, disagreement).")] = None,
+    flags: Annotated[Path | None, typer.Option(help="Flags of 'smallext quality errors' (errors).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
+    diversity: Annotated[int, typer.Option(min=1, help="Cluster the best DIVERSITY x budget documents and take "
+                                                       "the best of each cluster (1: plain top).")] = 5,
+    exclude: Annotated[Path | None, typer.Option(help="Documents already reviewed (JSONL): not selected again.")]
+    = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the selection and scores as JSON.")] = None,
+) -> None:
+    """Select the documents a person should review (active learning)."""
+    from smallext.datasets import load_documents
+    from smallext.io import read_jsonl, write_jsonl
+    from smallext.quality.errors import read_flags
+    from smallext.quality.select import load_extractor, select
+
+    docs = [d for d in load_documents(labels) if "teacher_error" not in d.meta]
+    done = [d.id for d in read_jsonl(exclude)] if exclude is not None else []
+    sel = select(docs, budget, strategy, extractor=load_extractor(model, strategy),
+                 flags=read_flags(flags) if flags is not None else None, seed=seed, diversity=diversity,
+                 exclude=done)
+    write_jsonl(sel.documents, out_path)
+    console.print(f"selected {len(sel.documents):,} of {len(docs) - len(done):,} documents ({strategy}) -> {out_path}")
+    if json_out is not None:
+        write_json(sel.summary(), json_out)
+
+
+@review_app.command("export")
+@handle_errors
+def review_export_cmd(
+    selected: Annotated[str, typer.Argument(help="Documents to review (JSONL, dataset or file).")],
+    schema: Annotated[Path, typer.Option(help="Schema file (YAML/JSON).")],
+    out_path: Annotated[Path, typer.Option("--out", help="Label Studio tasks, JSON.")],
+    config: Annotated[Path | None, typer.Option(help="Also write the labelling config (XML).")] = None,
+    model_version: Annotated[str | None, typer.Option(help="Predictions' model version (default: the spans' "
+                                                           "source).")] = None,
+) -> None:
+    """Label Studio tasks with the labels pre-filled as predictions, and the labelling config."""
+    from smallext.datasets import load_documents
+    from smallext.io.labelstudio import write_tasks
+    from smallext.schema import load_schema
+
+    sch = load_schema(schema)
+    n = write_tasks(sch.map_documents(load_documents(selected)), out_path, sch, config_path=config,
+                    model_version=model_version)
+    console.print(f"wrote {n:,} Label Studio tasks to {out_path}" + (f", labelling config {config}" if config else ""))
+
+
+@review_app.command("import")
+@handle_errors
+def review_import_cmd(
+    export: Annotated[Path, typer.Argument(help="Label Studio's JSON export.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Reviewed documents, JSONL.")],
+    schema: Annotated[Path | None, typer.Option(help="Check every label against this schema.")] = None,
+    original: Annotated[str | None, typer.Option(help="The exported documents: check each task's text against "
+                                                      "them and keep their ids and meta.")] = None,
+    skipped_out: Annotated[Path | None, typer.Option("--skipped", help="Write the tasks without a completed "
+                                                                       "annotation as JSON.")] = None,
+) -> None:
+    """Read Label Studio's JSON export (the latest completed annotation of each task) into Documents."""
+    from smallext.datasets import load_documents
+    from smallext.io import write_jsonl
+    from smallext.io.labelstudio import read_export
+    from smallext.schema import load_schema
+
+    result = read_export(export, schema=load_schema(schema) if schema is not None else None,
+                         originals=load_documents(original) if original is not None else None)
+    write_jsonl(result.documents, out_path)
+    reasons: dict[str, int] = {}
+    for t in result.skipped:
+        reasons[t["reason"]] = reasons.get(t["reason"], 0) + 1
+    console.print(f"{len(result.documents):,} reviewed documents -> {out_path}; not reviewed: "
+                  + (", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) or "none"))
+    if skipped_out is not None:
+        write_json(result.skipped, skipped_out)
 
 
 @app.command("serve")

@@ -10,6 +10,7 @@ tsv       ``token<TAB>TAG`` (WNUT-17, CrossNER, BC5CDR)           IOB2    IOB2
 wikiann   ``lang:token<TAB>TAG`` (WikiANN, Rahimi et al. 2019)    IOB2    --
 jsonl     native JSON Lines (:mod:`smallext.doc`)                 yes     yes
 text      one document per line, no labels                      yes     yes
+spacy     spaCy's DocBin (``.spacy``; entities as ``doc.ents``)    yes     yes
 ========  =====================================================  ======  =======
 
 Modules: :mod:`.formats` (read or write any of them), one module per format, :mod:`.tags` (IOB tag schemes)

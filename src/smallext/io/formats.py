@@ -9,13 +9,14 @@ from typing import Any
 from smallext.doc import Document
 from smallext.errors import FormatError
 from smallext.io.columns import read_columns, write_columns
+from smallext.io.docbin import read_docbin, write_docbin
 from smallext.io.jsonl import read_jsonl, write_jsonl
 from smallext.io.text import read_text, write_text
 
 __all__ = ["FORMATS", "WRITABLE", "format_from_path", "read", "write"]
 
-FORMATS = ("conll", "tsv", "wikiann", "jsonl", "text")
-WRITABLE = ("conll", "tsv", "jsonl", "text")
+FORMATS = ("conll", "tsv", "wikiann", "jsonl", "text", "spacy")
+WRITABLE = ("conll", "tsv", "jsonl", "text", "spacy")
 
 _EXTENSIONS = {
     ".jsonl": "jsonl",
@@ -26,6 +27,7 @@ _EXTENSIONS = {
     ".bio": "tsv",
     ".iob": "tsv",
     ".iob2": "tsv",
+    ".spacy": "spacy",
 }
 
 
@@ -33,12 +35,13 @@ def format_from_path(path: str | Path) -> str:
     """The format implied by a file's extension.
 
     Raises:
-        FormatError: the extension is not one of ``.jsonl .json .txt .conll .tsv .bio .iob .iob2``.
+        FormatError: the extension is not one of ``.jsonl .json .txt .conll .tsv .bio .iob .iob2 .spacy``.
     """
     ext = Path(path).suffix.lower()
     if ext not in _EXTENSIONS:
         raise FormatError(
-            path, None, f"cannot tell the format from the extension {ext!r}; give one of {', '.join(FORMATS)}"
+            path, None, f"cannot tell the format from the extension {ext!r} (known: {' '.join(_EXTENSIONS)}); "
+            f"give one of {', '.join(FORMATS)}"
         )
     return _EXTENSIONS[ext]
 
@@ -63,6 +66,8 @@ def read(path: str | Path, fmt: str | None = None, **options: Any) -> list[Docum
         return read_jsonl(path)
     if fmt == "text":
         return read_text(path, **options)
+    if fmt == "spacy":
+        return read_docbin(path, **options)
     raise FormatError(path, None, f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
@@ -80,5 +85,7 @@ def write(docs: Iterable[Document], path: str | Path, fmt: str | None = None, **
         return write_jsonl(docs, path)
     if fmt == "text":
         return write_text(docs, path)
+    if fmt == "spacy":
+        return write_docbin(docs, path, **options)
     raise FormatError(path, None, f"cannot write format {fmt!r}; writable formats: {', '.join(WRITABLE)}")
 

@@ -82,14 +82,15 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def predict_word_probs(
     encoded: Sequence[EncodedText], wins: Sequence[Window], run: Runner, batch_size: int = 32, pad_id: int = 0,
-    max_batch_pieces: int | None = None,
+    max_batch_pieces: int | None = None, transform: Callable[[np.ndarray], np.ndarray] | None = softmax,
 ) -> list[np.ndarray]:
     """Run the model over all windows and gather, for each text, the tag probabilities of each word's first
     piece from the window that owns it. Returns (n_words, L) arrays.
 
     Windows are sorted by length and batched: at most ``batch_size`` windows and at most
     ``max_batch_pieces`` padded pieces per call (default ``batch_size * 64``), which bounds memory when
-    windows are long.
+    windows are long. ``transform`` turns a window's piece outputs into what is gathered (softmax of logits;
+    None keeps ``run``'s outputs as they are, e.g. hidden states (n_words, D)).
     """
     order = sorted(range(len(wins)), key=lambda k: len(wins[k].ids))
     budget = max_batch_pieces or batch_size * 64
@@ -109,7 +110,8 @@ def predict_word_probs(
                 piece_probs[w.text_index] = np.zeros((len(enc.ids), lg.shape[-1]), dtype=np.float32)
             a, b = w.own_start, w.own_end
             if b > a:
-                piece_probs[w.text_index][a:b] = softmax(lg[1 + a - w.start : 1 + b - w.start])
+                piece = lg[1 + a - w.start : 1 + b - w.start]
+                piece_probs[w.text_index][a:b] = piece if transform is None else transform(piece)
     out = []
     for enc, pp in zip(encoded, piece_probs, strict=True):
         out.append(pp[enc.first_piece] if pp is not None and len(enc.first_piece) else np.zeros((0, 1)))
@@ -122,13 +124,20 @@ def decode_words(
     """Constrained decoding of one text's (n_words, L) probabilities into spans."""
     if len(words) == 0:
         return []
-    start_ok, trans_ok = constraints if constraints is not None else allowed_transitions(tags)
+    path = best_path(word_probs, constraints if constraints is not None else allowed_transitions(tags))
+    return spans_from_path(path, word_probs, words, tags, source)
+
+
+def best_path(word_probs: np.ndarray, constraints: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The most probable valid IOB2 tag path (n_words,) of (n_words, L) probabilities (n_words >= 1);
+    ``constraints`` is :func:`allowed_transitions` of the tags."""
+    start_ok, trans_ok = constraints
     path = word_probs.argmax(axis=1)
     # the most probable tag of each word, when it forms a valid sequence, is already the best valid path
     # (the usual case); Viterbi is needed only where it breaks the IOB2 constraints
     if not (start_ok[path[0]] and trans_ok[path[:-1], path[1:]].all()):
         path = viterbi(np.log(np.clip(word_probs, 1e-9, 1.0)), start_ok, trans_ok)
-    return spans_from_path(path, word_probs, words, tags, source)
+    return path
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ A packaged model is a directory a person can inspect::
 
     model.onnx       int8 weights (onnxruntime dynamic quantization of the fp32 export)
     tokenizer.json   the base model's fast tokenizer
+    head.npz         the tag classifier in fp32 (for MC dropout on its input; see :func:`save_head`)
     config.json      tags, entity types, window sizes, casing flag, the schema, scores
     README.md        model card: base model, training data, teacher, dev/test scores, size, date
 
@@ -27,9 +28,11 @@ import torch
 from smallext.evaluate import slim
 from smallext.io.atomic import atomic_directory, atomic_write
 from smallext.students.base import layers_phrase
-from smallext.students.model import TokenClassifier
+from smallext.students.model import TokenClassifier, with_hidden
 
 INPUTS = ["input_ids", "attention_mask", "case_ids"]
+OUTPUTS = ["logits", "hidden"]
+"""``logits`` (batch, seq, n_tags); ``hidden`` (batch, seq, hidden): the classifier's input (for MC dropout)."""
 
 
 def export_onnx(model: TokenClassifier, path: str | Path, opset: int = 17) -> Path:
@@ -58,14 +61,27 @@ def export_onnx(model: TokenClassifier, path: str | Path, opset: int = 17) -> Pa
 def _trace(model: TokenClassifier, path: Path, opset: int) -> Path:
     ids = torch.randint(1000, 2000, (2, 16))
     args = (ids, torch.ones_like(ids), torch.ones_like(ids))
-    axes = {k: {0: "batch", 1: "seq"} for k in [*INPUTS, "logits"]}
+    axes = {k: {0: "batch", 1: "seq"} for k in [*INPUTS, *OUTPUTS]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model, args, str(path), input_names=INPUTS, output_names=["logits"],
+            with_hidden(model), args, str(path), input_names=INPUTS, output_names=OUTPUTS,
             dynamic_axes=axes, opset_version=opset, dynamo=False,
         )
     return path
+
+
+def save_head(model: TokenClassifier, path: str | Path) -> Path:
+    """Save the tag classifier in fp32 (``weight`` (n_tags, hidden), ``bias`` (n_tags,)) as ``.npz``: with the
+    ONNX ``hidden`` output it lets the extractor sample dropout masks on the classifier's input (MC dropout,
+    for BALD) without torch."""
+    import numpy as np
+
+    with atomic_write(path, "wb") as f:
+        np.savez(f, weight=model.classifier.weight.detach().cpu().float().numpy(),
+                 bias=model.classifier.bias.detach().cpu().float().numpy(),
+                 dropout=np.float32(model.dropout.p))
+    return Path(path)
 
 
 def quantize_int8(src: str | Path, dst: str | Path) -> Path:
@@ -128,6 +144,7 @@ def package(
         else:
             fp32.unlink()
         result.tokenizer.save(str(tmp / "tokenizer.json"))
+        save_head(result.model, tmp / "head.npz")
         card = dict(card or {})
         if result.dev is not None:
             card["scores"] = {"dev (torch, best epoch)": slim(result.dev), **(card.get("scores") or {})}

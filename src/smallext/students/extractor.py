@@ -11,7 +11,8 @@ import numpy as np
 
 from smallext.doc import Document
 from smallext.errors import ConfigError
-from smallext.students.decode import WordProbs, allowed_transitions, predict_documents
+from smallext.students.decode import WordProbs, allowed_transitions, predict_documents, predict_word_probs, softmax
+from smallext.students.features import encode, windows
 
 
 class Extractor:
@@ -35,6 +36,7 @@ class Extractor:
         self.stride: int = config["stride"]
         self.pad_id: int = config.get("pad_id", 0)
         self._inputs = {i.name for i in session.get_inputs()}
+        self._outputs = {o.name for o in session.get_outputs()}
         self._constraints = allowed_transitions(self.tags)
         from smallext.students.base import special_ids
 
@@ -106,6 +108,55 @@ class Extractor:
             their probabilities over :attr:`tags` (n_words, n_tags), rows summing to 1.
         """
         return self._predict(inputs, batch_size, True)
+
+    def dropout_probs(
+        self, inputs: Iterable[str | Document] | str | Document, *, samples: int = 10, seed: int = 0,
+        rate: float | None = None, batch_size: int = 32,
+    ) -> list[np.ndarray]:
+        """Word-level tag probabilities under ``samples`` dropout masks on the classifier's input (MC dropout on
+        the classification layer, which Shelmanov et al., EACL 2021, found nearly as good as MC dropout in the
+        whole network for active learning, at the cost of one encoder pass).
+
+        Args:
+            samples: masks per word (T >= 1). rate: dropout probability (default: the student's training
+                dropout). seed: the masks' random seed (same seed, same probabilities).
+
+        Returns:
+            One array per input of shape (T, n_words, n_tags), rows summing to 1.
+
+        Raises:
+            ConfigError: the model was packaged without the ``hidden`` output and ``head.npz`` (a student
+                exported before they were added): export it again.
+        """
+        head_path = self.model_dir / "head.npz"
+        if "hidden" not in self._outputs or not head_path.is_file():
+            raise ConfigError(f"{self.model_dir}: this student has no 'hidden' output or head.npz (packaged by an "
+                              "older smallext); train or export it again to use MC dropout")
+        head = np.load(head_path)
+        weight, bias = head["weight"], head["bias"]
+        p = float(head["dropout"]) if rate is None else rate
+        if isinstance(inputs, (str, Document)):
+            inputs = [inputs]
+        texts = [x.text if isinstance(x, Document) else x for x in inputs]
+        encoded = encode(self.tokenizer, texts)
+        wins = windows(encoded, self._cls, self._sep, self.max_length, self.stride)
+
+        def hidden(batch):
+            feed = {k: v for k, v in batch.items() if k in self._inputs}
+            return self.session.run(["hidden"], feed)[0]
+
+        vectors = predict_word_probs(encoded, wins, hidden, batch_size, self.pad_id, transform=None)
+        rng = np.random.default_rng(seed)
+        out = []
+        for e, h in zip(encoded, vectors, strict=True):
+            n = len(e.words)
+            if n == 0:
+                out.append(np.zeros((samples, 0, len(self.tags)), np.float32))
+                continue
+            keep = (rng.random((samples, n, h.shape[-1])) >= p).astype(np.float32) / (1.0 - p)
+            logits = (keep * h[None]) @ weight.T + bias
+            out.append(softmax(logits).astype(np.float32))
+        return out
 
     def _predict(self, inputs, batch_size: int, with_probs: bool):
         if isinstance(inputs, (str, Document)):

@@ -27,13 +27,33 @@ class TokenClassifier(nn.Module):
         self.classifier = nn.Linear(hidden, n_tags)
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, case_ids: torch.Tensor
-    ) -> torch.Tensor:
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, case_ids: torch.Tensor,
+        return_hidden: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Logits (batch, seq, n_tags); with ``return_hidden`` also the classifier's input, the encoder's
+        last hidden states (batch, seq, hidden), as ``(logits, hidden)``."""
         emb = self.encoder.get_input_embeddings()(input_ids)
         if self.casing is not None:
             emb = emb + self.casing(case_ids)
         hidden = self.encoder(inputs_embeds=emb, attention_mask=attention_mask).last_hidden_state
-        return self.classifier(self.dropout(hidden))
+        logits = self.classifier(self.dropout(hidden))
+        return (logits, hidden) if return_hidden else logits
+
+
+class _WithHidden(nn.Module):
+    """The model with both outputs, for export."""
+
+    def __init__(self, model: TokenClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, case_ids):
+        return self.model(input_ids, attention_mask, case_ids, return_hidden=True)
+
+
+def with_hidden(model: TokenClassifier) -> nn.Module:
+    """A module returning ``(logits, hidden)`` of ``model`` (what the ONNX export traces)."""
+    return _WithHidden(model)
 
 
 def build_model(

@@ -1,0 +1,109 @@
+"""spaCy's binary corpus format, ``.spacy`` (a serialized ``spacy.tokens.DocBin``), read and written through
+spaCy itself, so spaCy and Prodigy users can bring their data in and take it out.
+
+Entities travel as ``doc.ents`` (character offsets ``start_char``/``end_char`` and ``label_``); the document id
+and meta travel in ``doc.user_data`` (``{"id": ..., "meta": {...}}``; a DocBin written elsewhere has none, and its
+documents get ids ``"0"``, ``"1"``...). Format reference: https://spacy.io/api/docbin.
+
+Writing keeps the text byte for byte and every span exactly: the text is tokenized by a blank spaCy pipeline
+of ``lang`` and each token that a span edge falls inside is split there, so every span lies on token
+boundaries. ``doc.ents`` cannot overlap: a document with overlapping spans is an error naming it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from pathlib import Path
+
+from smallext.doc import Document, Span
+from smallext.errors import DocumentError, FormatError
+from smallext.io.atomic import atomic_write
+
+__all__ = ["read_docbin", "write_docbin"]
+
+
+def _spacy():
+    try:
+        import spacy
+        from spacy.tokens import Doc, DocBin
+    except ImportError:  # pragma: no cover - the spacy extra is part of `all`
+        raise ImportError("the .spacy format needs spaCy: pip install 'smallext[spacy]'") from None
+    return spacy, Doc, DocBin
+
+
+def read_docbin(path: str | Path, lang: str = "xx") -> list[Document]:
+    """Documents of a ``.spacy`` file: text, ``doc.ents`` as spans (``source`` ``spacy``), id and meta from
+    ``doc.user_data`` when this module wrote them.
+
+    Raises:
+        FileNotFoundError: no such file.
+        FormatError: not a DocBin (names the file), or a repeated document id.
+    """
+    spacy, _, DocBin = _spacy()
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        docs = list(DocBin().from_bytes(data).get_docs(spacy.blank(lang).vocab))
+    except Exception as e:  # noqa: BLE001 - msgpack/zlib errors of a file that is not a DocBin
+        raise FormatError(path, None, f"not a spaCy DocBin: {type(e).__name__}: {e}") from None
+    out: list[Document] = []
+    seen: set[str] = set()
+    for i, doc in enumerate(docs):
+        user = doc.user_data if isinstance(doc.user_data, dict) else {}
+        doc_id = str(user.get("id", i))
+        if doc_id in seen:
+            raise FormatError(path, None, f"document {i}: id {doc_id!r} repeats")
+        seen.add(doc_id)
+        spans = [Span(e.start_char, e.end_char, e.label_, source="spacy") for e in doc.ents]
+        out.append(Document(doc_id, doc.text, spans, meta=dict(user.get("meta") or {})))
+    return out
+
+
+def _doc(nlp, Doc, document: Document):
+    """A spaCy Doc of ``document.text`` whose tokens are split at every span edge."""
+    edges = {e for s in document.spans for e in (s.start, s.end)}
+    words: list[str] = []
+    spaces: list[bool] = []
+    for tok in nlp.make_doc(document.text):
+        a, b = tok.idx, tok.idx + len(tok.text)
+        cuts = [a, *sorted(e for e in edges if a < e < b), b]
+        for k, (x, y) in enumerate(itertools.pairwise(cuts)):
+            words.append(document.text[x:y])
+            spaces.append(bool(tok.whitespace_) if k == len(cuts) - 2 else False)
+    return Doc(nlp.vocab, words=words, spaces=spaces)
+
+
+def write_docbin(docs: Iterable[Document], path: str | Path, lang: str = "xx") -> int:
+    """Write Documents as a ``.spacy`` DocBin atomically. Returns the count written.
+
+    Raises:
+        DocumentError: a document has overlapping spans (``doc.ents`` cannot hold them), or a span edge falls
+            on whitespace that spaCy's tokenizer keeps inside a token (names the document and span).
+    """
+    spacy, Doc, DocBin = _spacy()
+    nlp = spacy.blank(lang)
+    out = DocBin(store_user_data=True)
+    n = 0
+    for document in docs:
+        sdoc = _doc(nlp, Doc, document)
+        if sdoc.text != document.text:  # pragma: no cover - the words and spaces above rebuild the text
+            raise DocumentError(f"document {document.id!r}: spaCy does not keep its text unchanged")
+        ents = []
+        for s in document.spans:
+            ent = sdoc.char_span(s.start, s.end, label=s.label)
+            if ent is None:
+                raise DocumentError(f"document {document.id!r}: span [{s.start}, {s.end}) {s.label} is not on "
+                                    "spaCy token boundaries")
+            ents.append(ent)
+        try:
+            sdoc.ents = ents
+        except ValueError as e:
+            raise DocumentError(f"document {document.id!r}: overlapping spans cannot be spaCy entities "
+                                f"({e})") from None
+        sdoc.user_data = {"id": document.id, "meta": document.meta}
+        out.add(sdoc)
+        n += 1
+    with atomic_write(path, "wb") as f:
+        f.write(out.to_bytes())
+    return n
