@@ -301,3 +301,100 @@ def test_label_studio_round_trip(ai, tmp_path):
     assert sorted((t["id"], t["reason"]) for t in skipped) == sorted(
         [(teacher[5].id, "cancelled"), (teacher[6].id, "unannotated"), (teacher[7].id, "unannotated")])
     assert "5 reviewed documents" in r.output and "1 cancelled, 2 unannotated" in r.output
+
+
+# --- the review loop ----------------------------------------------------------------------------------------
+
+def _config(tmp_path, review, **over):
+    import yaml
+
+    cfg = {"schema": str(REPO / "schemas" / "conll2003.yaml"), "corpus": "conll2003:train", "corpus_limit": 30,
+           "teacher": "spacy:en_core_web_sm", "teacher_options": {}, "dev": None, "test": "conll2003:dev",
+           "teacher_test_limit": 10, "measure_documents": 10,
+           "student": {"epochs": 1, "threads": 2, "batch_size": 8, "layers": 1}, "output": str(tmp_path / "run"),
+           "review": review}
+    cfg.update(over)
+    path = tmp_path / "distill.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _accept_all(tasks_path: Path, export_path: Path, fix: dict[str, list] | None = None) -> Path:
+    """A Label Studio export of ``tasks_path`` in which the reviewer accepted every prediction, except the
+    documents in ``fix`` ({id: result}) which were corrected."""
+    tasks = json.loads(tasks_path.read_text())
+    out = []
+    for i, t in enumerate(tasks):
+        result = (fix or {}).get(t["data"]["smallext_id"], t["predictions"][0]["result"])
+        out.append({"id": 100 + i, "data": t["data"], "annotations": [_ann(result, aid=i + 1)]})
+    return _export(out, export_path)
+
+
+@pytest.mark.slow
+def test_review_loop_waits_for_label_studio_and_resumes(data, tmp_path):
+    """`smallext review loop`: round 1's tasks are written and the run waits (exit 0); given round 1's export it
+    imports it and waits for round 2; given round 2's, it trains the student on the reviewed labels. No round
+    is selected twice, corrections arrive in the labels, the model card names the reviewer."""
+    path = _config(tmp_path, {"budget": 3, "rounds": 2, "strategy": "random", "reviewer": "labelstudio"})
+    run = tmp_path / "run"
+    r = runner.invoke(app, ["review", "loop", str(path), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "waiting for review" in r.output and "round 1" in r.output
+    tasks1 = run / "review" / "round-1" / "tasks.json"
+    assert len(json.loads(tasks1.read_text())) == 3 and not (run / "model").exists()
+    first = json.loads(tasks1.read_text())[0]["data"]["smallext_id"]
+    fix = {first: [_region(0, 3, "MISC", "f")]}
+    _accept_all(tasks1, tmp_path / "e1.json", fix)
+    r = runner.invoke(app, ["review", "loop", str(path), "--quiet", "--export", str(tmp_path / "e1.json")])
+    assert r.exit_code == 0 and "round 2" in r.output, r.output
+    tasks2 = run / "review" / "round-2" / "tasks.json"
+    ids1 = [t["data"]["smallext_id"] for t in json.loads(tasks1.read_text())]
+    ids2 = [t["data"]["smallext_id"] for t in json.loads(tasks2.read_text())]
+    assert len(ids2) == 3 and not set(ids1) & set(ids2)
+    _accept_all(tasks2, tmp_path / "e2.json")
+    r = runner.invoke(app, ["review", "loop", str(path), "--quiet", "--export", str(tmp_path / "e2.json")])
+    assert r.exit_code == 0, r.output
+    silver = {d.id: d for d in read(run / "silver.jsonl")}
+    labels = {d.id: d for d in read(run / "reviewed.jsonl")}
+    assert [s.key for s in labels[first].spans] == [(0, 3, "MISC")]
+    for i in ids1[1:] + ids2:  # accepted: the teacher's spans, now from the reviewer
+        assert [s.key for s in labels[i].spans] == [s.key for s in silver[i].spans]
+        assert all(s.source == "labelstudio:user7" for s in labels[i].spans)
+    untouched = set(silver) - set(ids1) - set(ids2)
+    assert all(labels[i].spans == silver[i].spans for i in untouched)
+    card = (run / "model" / "README.md").read_text()
+    assert "6 documents selected by `random` in 2 round(s) were reviewed by a person in Label Studio" in card
+    assert "## Review" in (run / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_review_stage_with_a_simulated_reviewer(data, tmp_path):
+    """A distill config with review: the students of each round select by MNLP, the simulated reviewer copies
+    the gold labels of what they select, the report and model card say the reviewer was simulated."""
+    from smallext.datasets import load
+    from smallext.pipeline import distill
+
+    path = _config(tmp_path, {"budget": 4, "rounds": 2, "strategy": "mnlp", "reviewer": "simulated",
+                              "gold": "conll2003:train"})
+    distill(path, progress=False)
+    run = tmp_path / "run"
+    state = json.loads((run / "stages.json").read_text())
+    assert list(state) == ["annotate", "review", "train", "evaluate", "report"]
+    info = state["review"]["info"]
+    assert info["reviewed"] == 8 and [r["round"] for r in info["rounds"]] == [1, 2]
+    gold = {d.text: d for d in load("conll2003:train")}
+    silver = {d.id: d for d in read(run / "silver.jsonl")}
+    labels = read(run / "reviewed.jsonl")
+    reviewed = [d for d in labels if d.meta.get("review")]
+    assert len(reviewed) == 8 and len(labels) == len(silver)
+    for d in reviewed:
+        assert [s.key for s in d.spans] == [s.key for s in gold[d.text].spans]
+        assert all(s.source == "simulated-reviewer" for s in d.spans)
+    assert all(d.spans == silver[d.id].spans for d in labels if not d.meta.get("review"))
+    assert (run / "review" / "round-1" / "model" / "model.onnx").is_file()
+    assert sum(r["changed"] for r in info["rounds"]) == sum(
+        len({s.key for s in d.spans} ^ {s.key for s in silver[d.id].spans}) for d in reviewed)
+    for text in ((run / "model" / "README.md").read_text(), (run / "report.md").read_text()):
+        assert "a simulated reviewer (the gold labels of conll2003:train copied" in text
+    distill(path, progress=False)  # a re-run reuses every stage
+    assert json.loads((run / "stages.json").read_text()) == state

@@ -566,16 +566,50 @@ def serve_cmd(
 @handle_errors
 def distill_cmd(
     config: Annotated[Path, typer.Argument(help="Distillation config (YAML).")],
-    force: Annotated[list[str] | None, typer.Option(help="Redo a stage (and those after it): annotate, train, "
-                                                         "evaluate, report.")] = None,
+    force: Annotated[list[str] | None, typer.Option(help="Redo a stage (and those after it): annotate, quality, "
+                                                         "review, train, evaluate, report.")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Teacher -> silver labels -> student -> report, from one config; finished stages are reused."""
-    from smallext.pipeline import distill
+    _distill(config, force, quiet, [])
 
-    metrics = distill(config, force=force or [], progress=not quiet)
+
+def _distill(config: Path, force: list[str] | None, quiet: bool, exports: list[Path]) -> None:
+    from smallext.pipeline import distill, load_config
+    from smallext.quality.review import AwaitingReview
+
+    cfg = load_config(config)
+    if exports:
+        if cfg.review is None:
+            raise ConfigError(f"{config}: --export needs a review section in the config")
+        cfg = cfg.model_copy(update={"review": cfg.review.model_copy(
+            update={"exports": [*cfg.review.exports, *map(str, exports)]})})
+    try:
+        metrics = distill(cfg, force=force or [], progress=not quiet)
+    except AwaitingReview as e:
+        console.print(f"[bold]waiting for review:[/] {e}", highlight=False, soft_wrap=True)
+        return
     report = Path(metrics["config"]["output"]) / "report.md"
     out.print(report.read_text(encoding="utf-8"))
+
+
+@review_app.command("loop")
+@handle_errors
+def review_loop_cmd(
+    config: Annotated[Path, typer.Argument(help="Distillation config (YAML) with a review section.")],
+    export: Annotated[list[Path] | None, typer.Option(help="Label Studio JSON export of a round waiting for "
+                                                           "review (repeatable; matched to its round).")] = None,
+    force: Annotated[list[str] | None, typer.Option(help="Redo a stage (and those after it).")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """The review loop: train, select, review (Label Studio or simulated), retrain; stops while a round waits
+    for a person and goes on when its export is given."""
+    cfg_path = config
+    from smallext.pipeline import load_config
+
+    if load_config(cfg_path).review is None:
+        raise ConfigError(f"{cfg_path}: no review section (budget, rounds, strategy, reviewer)")
+    _distill(cfg_path, force, quiet, list(export or []))
 
 
 def main() -> None:  # pragma: no cover - console entry point

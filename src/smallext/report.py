@@ -116,6 +116,28 @@ def quality_lines(q: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def review_notes(review: dict[str, Any] | None) -> list[str]:
+    """The model card's and report's sentence on the review stage: how many documents, selected how, reviewed
+    by whom (a simulated reviewer is named as one)."""
+    if not review:
+        return []
+    who = (f"a simulated reviewer (the gold labels of {review.get('gold')} copied for the selected documents, "
+           "not a person)" if review["reviewer"] == "simulated" else "a person in Label Studio")
+    return [f"{review['reviewed']} documents selected by `{review['strategy']}` in {len(review['rounds'])} "
+            f"round(s) were reviewed by {who}; their reviewed labels replace the teacher's."]
+
+
+def review_lines(review: dict[str, Any] | None) -> list[str]:
+    """The report's section on the review loop: who reviewed, and what each round changed."""
+    if not review:
+        return []
+    lines = ["## Review", "", *review_notes(review), "", "| round | reviewed | spans before | spans after | "
+             "span changes | not reviewed |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['round']} | {r['reviewed']} | {r['spans_before']} | {r['spans_after']} | {r['changed']} "
+              f"| {len(r.get('skipped') or [])} |" for r in review["rounds"]]
+    return [*lines, ""]
+
+
 def render_markdown(m: dict[str, Any]) -> str:
     cfg, ann = m["config"], m["annotation"]
     lines = ["# smallext distillation report", "",
@@ -131,6 +153,7 @@ def render_markdown(m: dict[str, Any]) -> str:
         lines += ["> The teacher is `gold`: it copies the gold labels. This is an upper bound for experiments, "
                   "not a real teacher.", ""]
     lines += quality_lines(m.get("quality"))
+    lines += review_lines(m.get("review"))
     if "test" not in m:
         lines += ["No gold test set was given, so there are no test scores.", ""]
         return "\n".join(lines)

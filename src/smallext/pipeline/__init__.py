@@ -6,7 +6,7 @@ is reused (``OUTPUT/stages.json``); ``force`` (``--force STAGE``) redoes a stage
 Adding a stage is one :class:`~smallext.pipeline.runner.Stage` subclass and one line in :data:`STAGES`.
 
 Modules: :mod:`.config` (the distill config), :mod:`.runner` (stages, artifacts, the runner),
-:mod:`.stages` (annotate, quality, train, evaluate, report; quality only when configured).
+:mod:`.stages` (annotate, quality, review, train, evaluate, report; quality and review only when configured).
 """
 
 from __future__ import annotations
@@ -17,11 +17,18 @@ from typing import Any
 
 from smallext.pipeline.config import DistillConfig, load_config
 from smallext.pipeline.runner import Context, Runner, Stage
-from smallext.pipeline.stages import AnnotateStage, EvaluateStage, QualityStage, ReportStage, TrainStage
+from smallext.pipeline.stages import (
+    AnnotateStage,
+    EvaluateStage,
+    QualityStage,
+    ReportStage,
+    ReviewStage,
+    TrainStage,
+)
 
 __all__ = ["STAGES", "Context", "DistillConfig", "Runner", "Stage", "distill", "load_config"]
 
-STAGES: list[type[Stage]] = [AnnotateStage, QualityStage, TrainStage, EvaluateStage, ReportStage]
+STAGES: list[type[Stage]] = [AnnotateStage, QualityStage, ReviewStage, TrainStage, EvaluateStage, ReportStage]
 """The stages of :func:`distill`, in order."""
 
 
@@ -31,8 +38,8 @@ def distill(config: str | Path | dict | DistillConfig, *, force: list[str] | Non
 
     Args:
         config: a config file, a dict, or a :class:`DistillConfig` (see :mod:`smallext.pipeline.config`).
-        force: stages to redo (with the ones after them): ``annotate``, ``quality``, ``train``, ``evaluate``,
-            ``report``.
+        force: stages to redo (with the ones after them): ``annotate``, ``quality``, ``review``, ``train``,
+            ``evaluate``, ``report``.
         progress: show progress bars.
 
     Raises:

@@ -11,6 +11,7 @@ Config (YAML; keys are the interface)::
     student: {base_model: minilm, epochs: 10}    # StudentOptions; layers: N keeps the encoder's first N layers
     gold_examples: 0                   # N > 0: the student also trains on N gold documents of the example pool
     quality: {drop_above: 0.8, add_above: 0.9, rounds: 1}   # optional: find and repair label errors first
+    review: {budget: 25, rounds: 2, strategy: mnlp}         # optional: a person reviews what the student doubts
     output: runs/crossner-ai
 
 ``teacher_options`` are validated against the options model of the teacher's kind
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from smallext.errors import ConfigError, field_problems
 from smallext.quality.repair import QualityOptions
+from smallext.quality.review import ReviewOptions
 from smallext.students.options import StudentOptions
 from smallext.teachers.registry import teacher_options
 
@@ -54,6 +56,8 @@ class DistillConfig(BaseModel):
                                                     "(the few-shot pool) to the student's training data")
     quality: QualityOptions | None = Field(None, description="find label errors by cross-fitting and repair the "
                                                              "labels before training (smallext.quality)")
+    review: ReviewOptions | None = Field(None, description="rounds of active learning with a reviewer before "
+                                                           "training (smallext.quality.review)")
 
     def teacher_opts(self) -> BaseModel:
         """``teacher_options`` validated by the teacher kind's options model (see :func:`load_config`)."""

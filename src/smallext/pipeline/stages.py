@@ -6,6 +6,7 @@ Artifacts (under the run's output folder):
 labels      ``silver.jsonl``    the teacher's labels of the corpus (every document once; failed ones marked)
 labels      ``repaired.jsonl``  the labels after the quality stage (when ``quality`` is configured), with
 flags       ``flags.jsonl``     its label-error flags of the teacher's labels and ``quality.html``, the page
+labels      ``reviewed.jsonl``  the labels with the documents reviewed in the review loop (``review/``) in place
 model       ``model/``          the packaged student (int8 ONNX, tokenizer, config, model card)
 metrics     ``metrics.json``    test scores, speed and memory of teacher and student, and the run's facts
 report      ``report.md``       the report, and ``report.html`` with its plots
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 from smallext.doc import Document
@@ -24,10 +26,10 @@ from smallext.errors import ConfigError
 from smallext.io.atomic import atomic_write
 from smallext.pipeline.config import DistillConfig
 from smallext.pipeline.runner import Context, Stage
-from smallext.report import gold_examples_note, labels_kind, training_data
+from smallext.report import gold_examples_note, labels_kind, review_notes, training_data
 
-__all__ = ["AnnotateStage", "EvaluateStage", "QualityStage", "ReportStage", "TrainStage", "read_corpus",
-           "student_data"]
+__all__ = ["AnnotateStage", "EvaluateStage", "QualityStage", "ReportStage", "ReviewStage", "TrainStage",
+           "read_corpus", "student_data", "train_on"]
 
 
 def read_corpus(ctx: Context) -> list[Document]:
@@ -198,6 +200,85 @@ def student_data(cfg: DistillConfig, schema, silver: list[Document]) -> tuple[li
     return train_docs, dev_docs, dev_kind, n_gold
 
 
+def _read(path) -> list[Document]:
+    from smallext.io import read_jsonl
+
+    return read_jsonl(path)
+
+
+def train_on(ctx: Context, labels: list[Document], out, notes: list[str], stage: str = "train") -> dict[str, Any]:
+    """Train and package the config's student on ``labels`` (documents the teacher failed on are left out;
+    dev and gold examples as :func:`student_data` says) into ``out``. Returns the training facts."""
+    from smallext.students.train import train_student
+
+    cfg: DistillConfig = ctx.cfg
+    silver = [d for d in labels if "teacher_error" not in d.meta]
+    train_docs, dev_docs, dev_kind, n_gold = student_data(cfg, ctx.schema, silver)
+    pool = cfg.teacher_options.get("examples")
+    ctx.log(stage, f"student on {training_data(len(train_docs), n_gold, cfg.teacher, pool)} "
+                   f"(dev: {dev_kind})" + (f", {notes[0]}" if notes else ""))
+    card = {"training_data": f"{cfg.corpus} labelled by the teacher ({len(train_docs) - n_gold} documents)"
+                             + gold_examples_note(n_gold, pool),
+            "teacher": cfg.teacher + (" (gold labels copied: an upper bound, not a real teacher)"
+                                      if cfg.teacher == "gold" else ""),
+            "notes": [f"Early stopping on {dev_kind}."] + list(notes)}
+    t0 = time.perf_counter()
+    summary = train_student(ctx.schema, train_docs, dev_docs, out, cfg.student, card=card, progress=ctx.progress)
+    return {"seconds": round(time.perf_counter() - t0, 1), "train_documents": len(train_docs),
+            "gold_documents": n_gold, "dev": dev_kind,
+            "dev_f1_int8": summary["dev_int8"]["micro"]["f1"] if summary["dev_int8"] else None}
+
+
+class ReviewStage(Stage):
+    """When the config has ``review``: rounds of train a student -> select documents -> review them -> put the
+    reviewed documents in place of their silver versions (:mod:`smallext.quality.review`). With a Label Studio
+    reviewer the run stops after writing a round's tasks (:class:`~smallext.quality.review.AwaitingReview`) and
+    goes on when the round's export is given. Training then reads the reviewed labels."""
+
+    name = "review"
+    reads = ("labels",)
+    writes = {"labels": "reviewed.jsonl"}
+
+    def enabled(self, ctx: Context) -> bool:
+        return ctx.cfg.review is not None
+
+    def key(self, ctx: Context) -> Any:
+        from smallext.pipeline.runner import digest
+
+        cfg: DistillConfig = ctx.cfg
+        return [cfg.review.model_dump(exclude={"exports"}), [str(digest(Path(e))) for e in cfg.review.exports],
+                cfg.student.model_dump(), cfg.dev, cfg.holdout, cfg.gold_examples, ctx.schema.model_dump()]
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        from smallext.datasets import load_documents
+        from smallext.io import write_jsonl
+        from smallext.quality.review import review_loop
+
+        cfg: DistillConfig = ctx.cfg
+        opts = cfg.review
+        everything = _read(ctx.artifacts["labels"])
+        labelled = ctx.schema.map_documents([d for d in everything if "teacher_error" not in d.meta])
+        gold = ctx.schema.map_documents(load_documents(opts.gold)) if opts.gold else None
+
+        def train(docs: list[Document], out) -> Any:
+            return train_on(ctx, docs, out, ["A student of the review loop (it selects the next documents)."],
+                            self.name)
+
+        def flags_for(docs: list[Document]) -> list:
+            from smallext.quality.errors import label_errors
+
+            return label_errors(docs, ctx.schema, cfg.student, progress=ctx.progress)[0]
+
+        t0 = time.perf_counter()
+        res = review_loop(labelled, ctx.schema, opts, ctx.out / "review", train=train, gold=gold,
+                          flags_for=flags_for, log=lambda m: ctx.log(self.name, m))
+        reviewed = {d.id: d for d in res.labels}
+        write_jsonl([reviewed.get(d.id, d) for d in everything], self.outputs(ctx)["labels"])
+        return {"seconds": round(time.perf_counter() - t0, 1), "reviewer": opts.reviewer,
+                "strategy": opts.strategy, "reviewed": len(res.reviewed), "gold": opts.gold,
+                "rounds": [{k: v for k, v in r.items() if k != "selected"} for r in res.rounds]}
+
+
 class TrainStage(Stage):
     """The student trains on the labels (a held-out share of them for early stopping when no gold dev set is
     given; with ``gold_examples``, also on that many gold documents of the teacher's example pool), then is
@@ -226,31 +307,16 @@ class TrainStage(Stage):
 
     def _train(self, ctx: Context, labels, out, note: str | None) -> dict[str, Any]:
         from smallext.io import read_jsonl
-        from smallext.students.train import train_student
 
-        cfg: DistillConfig = ctx.cfg
-        silver = [d for d in read_jsonl(labels) if "teacher_error" not in d.meta]
-        train_docs, dev_docs, dev_kind, n_gold = student_data(cfg, ctx.schema, silver)
-        pool = cfg.teacher_options.get("examples")
-        ctx.log(self.name, f"student on {training_data(len(train_docs), n_gold, cfg.teacher, pool)} "
-                           f"(dev: {dev_kind})" + (f", {note}" if note else ""))
-        card = {"training_data": f"{cfg.corpus} labelled by the teacher ({len(train_docs) - n_gold} documents)"
-                                 + gold_examples_note(n_gold, pool),
-                "teacher": cfg.teacher + (" (gold labels copied: an upper bound, not a real teacher)"
-                                          if cfg.teacher == "gold" else ""),
-                "notes": [f"Early stopping on {dev_kind}."] + ([note] if note else [])}
-        t0 = time.perf_counter()
-        summary = train_student(ctx.schema, train_docs, dev_docs, out, cfg.student, card=card, progress=ctx.progress)
-        return {"seconds": round(time.perf_counter() - t0, 1), "train_documents": len(train_docs),
-                "gold_documents": n_gold, "dev": dev_kind,
-                "dev_f1_int8": summary["dev_int8"]["micro"]["f1"] if summary["dev_int8"] else None}
+        return train_on(ctx, read_jsonl(labels), out, [note] if note else [], self.name)
 
     def run(self, ctx: Context) -> dict[str, Any]:
         out = self.outputs(ctx)
         repaired = ctx.cfg.quality is not None
-        info = self._train(ctx, ctx.artifacts["labels"], out["model"],
-                           "The teacher's labels were repaired by the quality stage (label errors found by "
-                           "cross-fitted students) before training." if repaired else None)
+        notes = ["The teacher's labels were repaired by the quality stage (label errors found by cross-fitted "
+                 "students) before training."] if repaired else []
+        notes += review_notes(ctx.info.get("review"))
+        info = train_on(ctx, _read(ctx.artifacts["labels"]), out["model"], notes, self.name)
         if self._compare(ctx):
             info["without_repair"] = self._train(ctx, ctx.out / AnnotateStage.writes["labels"],
                                                  out["model_without_repair"], "For comparison: the teacher's labels "
@@ -270,7 +336,8 @@ class EvaluateStage(Stage):
     def key(self, ctx: Context) -> Any:
         cfg: DistillConfig = ctx.cfg
         return [cfg.test, cfg.teacher_test_limit, cfg.measure_documents, _teacher_key(cfg), cfg.student.threads,
-                ctx.schema.model_dump(), ctx.info.get("annotate"), ctx.info.get("quality"), ctx.info.get("train")]
+                ctx.schema.model_dump(), ctx.info.get("annotate"), ctx.info.get("quality"), ctx.info.get("review"),
+                ctx.info.get("train")]
 
     def run(self, ctx: Context) -> dict[str, Any]:
         from smallext.datasets import load_documents
@@ -285,6 +352,8 @@ class EvaluateStage(Stage):
         metrics: dict[str, Any] = {"config": cfg.model_dump(by_alias=True), "annotation": ann, "training": train_info}
         if ctx.info.get("quality"):
             metrics["quality"] = ctx.info["quality"]
+        if ctx.info.get("review"):
+            metrics["review"] = ctx.info["review"]
         if cfg.test:
             test = ctx.schema.map_documents(load_documents(cfg.test))
             sample = test[: cfg.teacher_test_limit] if cfg.teacher_test_limit else test

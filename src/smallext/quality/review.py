@@ -1,0 +1,246 @@
+"""The review loop: rounds of train the student -> select documents -> a person reviews them -> the reviewed
+documents replace their silver versions (active learning with a human, as Prodigy users run it).
+
+A round's reviewer is either a person through Label Studio (the loop writes the round's tasks and stops; it
+goes on when the round's export file is given, days later if need be) or, for benchmarks, a **simulated
+reviewer** that copies the gold labels of the selected documents; its spans say so (``source``
+``simulated-reviewer``), and so do the report and the model card.
+
+Everything a round decides is kept under its folder (``round-K/selected.jsonl``, ``round-K/model/``,
+``round-K/tasks.json``, ``round-K/reviewed.jsonl``) with ``state.json`` naming the settings it was made with: a
+re-run (or a crash) repeats no finished round; changed settings start the loop again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from smallext.doc import Document, Span
+from smallext.errors import ConfigError, SmallextError
+from smallext.io.atomic import atomic_write
+
+__all__ = ["AwaitingReview", "ReviewOptions", "ReviewResult", "SIMULATED", "merge_reviewed", "review_loop",
+           "simulated_review"]
+
+SIMULATED = "simulated-reviewer"
+"""``source`` of the spans a simulated reviewer gives (the gold labels of the selected documents)."""
+
+
+class ReviewOptions(BaseModel):
+    """Settings of the review loop (the ``review:`` section of a distill config)."""
+
+    model_config = ConfigDict(extra="forbid")
+    budget: int = Field(25, ge=1, description="documents reviewed per round")
+    rounds: int = Field(1, ge=1, description="review rounds")
+    strategy: Literal["random", "errors", "entropy", "mnlp", "bald", "disagreement"] = Field(
+        "mnlp", description="how documents are selected (smallext.quality.select)")
+    seed: int = Field(13, description="selection seed")
+    diversity: int = Field(5, ge=1, description="diversity pool in multiples of the budget (1: plain top)")
+    samples: int = Field(10, ge=2, description="dropout masks for bald")
+    reviewer: Literal["labelstudio", "simulated"] = Field(
+        "labelstudio", description="a person through Label Studio, or a simulated reviewer copying the gold")
+    gold: str | None = Field(None, description="the simulated reviewer's gold labels (dataset or file; documents "
+                                               "matched by text)")
+    exports: list[str] = Field(default_factory=list, description="Label Studio JSON exports of reviewed rounds "
+                                                                 "(each is matched to its round by its documents)")
+
+
+class AwaitingReview(SmallextError):
+    """The loop stopped: a round's tasks wait for a person in Label Studio. Not a failure; the message says
+    which file to import into Label Studio and how to go on."""
+
+    def __init__(self, round_no: int, tasks: Path, config: Path) -> None:
+        self.round_no, self.tasks, self.config = round_no, tasks, config
+        super().__init__(f"round {round_no}: import {tasks} into a Label Studio project labelled with {config}; "
+                         "review the tasks, export them as JSON and run again with the export "
+                         "(smallext review loop CONFIG --export FILE, or review.exports in the config)")
+
+
+@dataclass
+class ReviewResult:
+    """What the loop did.
+
+    Attributes:
+        labels: the labels with every reviewed document in place of its silver version (input order).
+        reviewed: the reviewed documents, in review order.
+        rounds: per round ``{"round", "selected": [ids], "reviewed", "skipped", "spans_before", "spans_after",
+            "changed"}`` and, when a test set is given, ``"test_f1"`` of the student that selected.
+        final: with a test set, ``{"reviewed", "test_f1"}`` of the student trained after the last round.
+    """
+
+    labels: list[Document]
+    reviewed: list[Document]
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    final: dict[str, Any] | None = None
+
+
+def merge_reviewed(labels: Sequence[Document], reviewed: Sequence[Document]) -> list[Document]:
+    """``labels`` with each reviewed document (matched by id) in place of its silver version."""
+    by_id = {d.id: d for d in reviewed}
+    return [by_id.get(d.id, d) for d in labels]
+
+
+def simulated_review(selected: Sequence[Document], gold: Sequence[Document], spec: str) -> list[Document]:
+    """The simulated reviewer: each selected document with the gold labels of the gold document with the same
+    text (spans ``source`` :data:`SIMULATED`).
+
+    Raises:
+        ConfigError: a selected text is not in the gold (names the document).
+    """
+    by_text = {d.text: d for d in gold}
+    out = []
+    for d in selected:
+        g = by_text.get(d.text)
+        if g is None:
+            raise ConfigError(f"review.gold: document {d.id!r} is not in {spec} (the simulated reviewer needs its "
+                              "gold labels)")
+        spans = [Span(s.start, s.end, s.label, None, SIMULATED) for s in g.spans]
+        meta = {**d.meta, "review": {"reviewer": f"{SIMULATED} (gold labels of {spec})"}}
+        out.append(Document(d.id, d.text, spans, meta=meta, relations=list(g.relations)))
+    return out
+
+
+def _export_for(exports: Sequence[str], ids: set[str]) -> str | None:
+    """The export (of those given) whose tasks are this round's documents, or None."""
+    for path in exports:
+        try:
+            tasks = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"review.exports: cannot read {path}: {e}") from None
+        names = {str((t.get("data") or {}).get("smallext_id")) for t in tasks if isinstance(t, dict)}
+        if names & ids:
+            return path
+    return None
+
+
+def _changed(before: Document, after: Document) -> int:
+    a, b = {s.key for s in before.spans}, {s.key for s in after.spans}
+    return len(a ^ b)
+
+
+def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_dir: str | Path, *,
+                train: Callable[[list[Document], Path], Path], gold: Sequence[Document] | None = None,
+                test: Sequence[Document] | None = None, flags_for: Callable[[list[Document]], list] | None = None,
+                log: Callable[[str], None] = lambda msg: None) -> ReviewResult:
+    """Run (or resume) the review loop.
+
+    Args:
+        labels: the silver documents (mapped to the schema's types).
+        options: :class:`ReviewOptions`.
+        out_dir: the loop's folder (``state.json`` and ``round-K/``).
+        train: trains a student on documents and packages it into the given folder (returns it).
+        gold: the simulated reviewer's gold documents (``options.reviewer == "simulated"``).
+        test: a gold test set: every round's student and a final one are scored on it (benchmarks).
+        flags_for: the ``errors`` strategy's label-error flags of the current labels.
+        log: progress messages.
+
+    Raises:
+        AwaitingReview: a Label Studio round has no export yet (its tasks are written; run again with it).
+        ConfigError: a simulated reviewer without gold, a selected document missing from the gold, or the
+            ``errors`` strategy without ``flags_for``.
+        FormatError: a Label Studio export that does not match its round's tasks (see
+            :func:`smallext.io.labelstudio.read_export`).
+    """
+    from smallext.evaluate import evaluate
+    from smallext.io import read_jsonl, write_jsonl
+    from smallext.io.labelstudio import read_export, write_tasks
+    from smallext.quality.select import NEEDS_MODEL, select
+    from smallext.students.extractor import Extractor
+
+    if options.reviewer == "simulated" and gold is None:
+        raise ConfigError("review.gold: a simulated reviewer needs the gold labels")
+    out_dir = Path(out_dir)
+    labels_digest = hashlib.sha256("\n".join(json.dumps(d.to_dict(), sort_keys=True) for d in labels).encode())
+    key = {"options": options.model_dump(exclude={"exports", "rounds"}), "labels": labels_digest.hexdigest(),
+           "test": test is not None}
+    state_path = out_dir / "state.json"
+    state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.is_file() else None
+    if state is None or state.get("key") != key:
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.mkdir(parents=True)
+        state = {"key": key, "rounds": {}}
+
+    def save() -> None:
+        with atomic_write(state_path) as f:
+            f.write(json.dumps(state))
+
+    save()
+    labels = list(labels)
+    reviewed: list[Document] = []
+    result = ReviewResult(labels, reviewed)
+
+    def student(docs: list[Document], folder: Path) -> Extractor:
+        if not (folder / "config.json").is_file():
+            train(docs, folder)
+        return Extractor.load(folder)
+
+    def score(ex: Extractor) -> float:
+        return evaluate(list(test), ex.extract(list(test)), n_boot=0)["micro"]["f1"]
+
+    for r in range(1, options.rounds + 1):
+        rd = out_dir / f"round-{r}"
+        rd.mkdir(exist_ok=True)
+        current = merge_reviewed(labels, reviewed)
+        info = state["rounds"].get(str(r), {})
+        need_model = options.strategy in NEEDS_MODEL or test is not None
+        ex = student(current, rd / "model") if need_model else None
+        if test is not None and "test_f1" not in info:
+            info["test_f1"] = score(ex)
+        sel_path = rd / "selected.jsonl"
+        if not sel_path.is_file():
+            if options.strategy == "errors" and flags_for is None:
+                raise ConfigError("review.strategy errors needs the quality stage's flags")
+            flags = flags_for(current) if options.strategy == "errors" else None
+            sel = select(current, options.budget, options.strategy, extractor=ex, flags=flags,
+                         seed=options.seed + r, diversity=options.diversity, samples=options.samples,
+                         exclude=[d.id for d in reviewed])
+            write_jsonl(sel.documents, sel_path)
+        selected = read_jsonl(sel_path)
+        info["selected"] = [d.id for d in selected]
+        rev_path = rd / "reviewed.jsonl"
+        skipped: list[dict[str, Any]] = info.get("skipped", [])
+        if not rev_path.is_file():
+            if options.reviewer == "simulated":
+                done = simulated_review(selected, gold, options.gold or "the gold")
+            else:
+                tasks, config = rd / "tasks.json", rd / "config.xml"
+                if not tasks.is_file():
+                    write_tasks(selected, tasks, schema, config_path=config)
+                export = _export_for(options.exports, {d.id for d in selected})
+                if export is None:
+                    state["rounds"][str(r)] = info
+                    save()
+                    raise AwaitingReview(r, tasks, config)
+                imported = read_export(export, schema=schema, originals=selected)
+                done, skipped = imported.documents, imported.skipped
+            write_jsonl(done, rev_path)
+        done = read_jsonl(rev_path)
+        before = {d.id: d for d in selected}
+        info.update(round=r, reviewed=len(done), skipped=skipped,
+                    spans_before=sum(len(before[d.id].spans) for d in done),
+                    spans_after=sum(len(d.spans) for d in done),
+                    changed=sum(_changed(before[d.id], d) for d in done))
+        reviewed.extend(done)
+        state["rounds"][str(r)] = info
+        save()
+        result.rounds.append(info)
+        log(f"round {r}: {len(done)} documents reviewed ({info['changed']} span changes)"
+            + (f", the selecting student's test F1 {info['test_f1']:.3f}" if "test_f1" in info else ""))
+    result.labels = merge_reviewed(labels, reviewed)
+    if test is not None:
+        final = state.get("final")
+        if final is None:
+            final = {"reviewed": len(reviewed), "test_f1": score(student(result.labels, out_dir / "final-model"))}
+            state["final"] = final
+            save()
+        result.final = final
+    return result
