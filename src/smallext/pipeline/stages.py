@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -206,24 +207,27 @@ def _read(path) -> list[Document]:
     return read_jsonl(path)
 
 
-def train_on(ctx: Context, labels: list[Document], out, notes: list[str], stage: str = "train") -> dict[str, Any]:
+def train_on(cfg: DistillConfig, schema, labels: list[Document], out, notes: Sequence[str] = (), *,
+             log: Callable[[str], None] | None = None, progress: bool = False) -> dict[str, Any]:
     """Train and package the config's student on ``labels`` (documents the teacher failed on are left out;
-    dev and gold examples as :func:`student_data` says) into ``out``. Returns the training facts."""
+    dev and gold examples as :func:`student_data` says) into ``out``; ``notes`` go into the model card.
+    Returns the training facts (``seconds``, ``train_documents``, ``gold_documents``, ``dev``,
+    ``dev_f1_int8``)."""
     from smallext.students.train import train_student
 
-    cfg: DistillConfig = ctx.cfg
     silver = [d for d in labels if "teacher_error" not in d.meta]
-    train_docs, dev_docs, dev_kind, n_gold = student_data(cfg, ctx.schema, silver)
+    train_docs, dev_docs, dev_kind, n_gold = student_data(cfg, schema, silver)
     pool = cfg.teacher_options.get("examples")
-    ctx.log(stage, f"student on {training_data(len(train_docs), n_gold, cfg.teacher, pool)} "
-                   f"(dev: {dev_kind})" + (f", {notes[0]}" if notes else ""))
+    if log is not None:
+        log(f"student on {training_data(len(train_docs), n_gold, cfg.teacher, pool)} (dev: {dev_kind})"
+            + (f", {notes[0]}" if notes else ""))
     card = {"training_data": f"{cfg.corpus} labelled by the teacher ({len(train_docs) - n_gold} documents)"
                              + gold_examples_note(n_gold, pool),
             "teacher": cfg.teacher + (" (gold labels copied: an upper bound, not a real teacher)"
                                       if cfg.teacher == "gold" else ""),
             "notes": [f"Early stopping on {dev_kind}."] + list(notes)}
     t0 = time.perf_counter()
-    summary = train_student(ctx.schema, train_docs, dev_docs, out, cfg.student, card=card, progress=ctx.progress)
+    summary = train_student(schema, train_docs, dev_docs, out, cfg.student, card=card, progress=progress)
     return {"seconds": round(time.perf_counter() - t0, 1), "train_documents": len(train_docs),
             "gold_documents": n_gold, "dev": dev_kind,
             "dev_f1_int8": summary["dev_int8"]["micro"]["f1"] if summary["dev_int8"] else None}
@@ -261,8 +265,9 @@ class ReviewStage(Stage):
         gold = ctx.schema.map_documents(load_documents(opts.gold)) if opts.gold else None
 
         def train(docs: list[Document], out) -> Any:
-            return train_on(ctx, docs, out, ["A student of the review loop (it selects the next documents)."],
-                            self.name)
+            return train_on(cfg, ctx.schema, docs, out, ["A student of the review loop (it selects the next "
+                                                         "documents)."], log=lambda m: ctx.log(self.name, m),
+                            progress=ctx.progress)
 
         def flags_for(docs: list[Document]) -> list:
             from smallext.quality.errors import label_errors
@@ -308,7 +313,8 @@ class TrainStage(Stage):
     def _train(self, ctx: Context, labels, out, note: str | None) -> dict[str, Any]:
         from smallext.io import read_jsonl
 
-        return train_on(ctx, read_jsonl(labels), out, [note] if note else [], self.name)
+        return train_on(ctx.cfg, ctx.schema, read_jsonl(labels), out, [note] if note else [],
+                        log=lambda m: ctx.log(self.name, m), progress=ctx.progress)
 
     def run(self, ctx: Context) -> dict[str, Any]:
         out = self.outputs(ctx)
@@ -316,7 +322,8 @@ class TrainStage(Stage):
         notes = ["The teacher's labels were repaired by the quality stage (label errors found by cross-fitted "
                  "students) before training."] if repaired else []
         notes += review_notes(ctx.info.get("review"))
-        info = train_on(ctx, _read(ctx.artifacts["labels"]), out["model"], notes, self.name)
+        info = train_on(ctx.cfg, ctx.schema, _read(ctx.artifacts["labels"]), out["model"], notes,
+                        log=lambda m: ctx.log(self.name, m), progress=ctx.progress)
         if self._compare(ctx):
             info["without_repair"] = self._train(ctx, ctx.out / AnnotateStage.writes["labels"],
                                                  out["model_without_repair"], "For comparison: the teacher's labels "

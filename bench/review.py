@@ -1,0 +1,227 @@
+"""What a review budget buys: active learning with a simulated reviewer, each selection strategy against random.
+
+    python bench/review.py [--datasets crossner-ai conll2003] [--seeds 3] [--strategies ...] [--labels best|0shot]
+
+Per dataset, the teacher's labels of the corpus (``best``: the local Qwen teacher with grouped shots, repaired by
+the quality stage, from bench/quality.py's run; ``0shot``: the 0-shot teacher of bench/distill.py) go through
+the review loop (:func:`smallext.quality.review.review_loop`): 4 rounds of 25 documents, each selected by the
+strategy from the current student, reviewed by a simulated reviewer that copies the dev/train gold labels of the
+selected documents, then a student retrained on the labels so far. Every student (after 0, 25, 50, 75 and 100
+reviewed documents) is scored on the whole test set (strict span F1). The ``errors`` strategy ranks by the
+quality stage's flags of the teacher's labels (computed once, as a user runs ``smallext quality errors``).
+
+Identical training data gives an identical student (fixed training seed), so students are cached by a digest of
+their documents: the round-1 student is shared by every strategy and seed. Each finished run is kept in
+``runs/bench/review/NAME-STRATEGY-sSEED/result.json``; a re-run, or a later session, goes on where this one
+stopped. Results: ``bench/results/review.{json,md}`` and ``review.png`` (F1 against documents reviewed, mean
+over seeds with the spread as a band).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import RESULTS, RUNS, machine, met, reuse_stores, run, write_results  # noqa: E402
+from quality import OUT as QUALITY_OUT  # noqa: E402
+from quality import base_config  # noqa: E402
+
+OUT = RUNS / "review"
+BUDGET, ROUNDS = 25, 4
+UNCERTAIN = ("errors", "entropy", "mnlp", "bald", "disagreement")
+
+
+def silver_labels(name: str, args) -> tuple[dict, list, str]:
+    """The teacher's labels to review, the distill config they come from, and the gold spec of the corpus."""
+    from smallext.io import read_jsonl
+
+    cfg, done, gold_spec = base_config(name, args)
+    best = QUALITY_OUT / f"{name}-shots-repair" / "repaired.jsonl"
+    if args.labels == "best":
+        if not best.is_file():
+            raise SystemExit(f"{best} is missing: run bench/quality.py first, or use --labels 0shot")
+        return cfg, read_jsonl(best), gold_spec
+    out = OUT / f"{name}-0shot-teacher"
+    reuse_stores(done, out)
+    run({**cfg, "output": str(out)})
+    return cfg, read_jsonl(out / "silver.jsonl"), gold_spec
+
+
+def one_run(name: str, strategy: str, seed: int, cfg: dict, labels: list, gold_spec: str, flags) -> dict:
+    """One review loop; its result is kept in its folder and read back on a re-run."""
+    from smallext.datasets import load_documents
+    from smallext.pipeline import load_config
+    from smallext.pipeline.stages import train_on
+    from smallext.quality.review import ReviewOptions, review_loop
+    from smallext.schema import load_schema
+
+    folder = OUT / f"{name}-{strategy}-s{seed}"
+    done = folder / "result.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    config = load_config({**cfg, "output": str(folder)})
+    schema = load_schema(config.schema_path)
+    docs = schema.map_documents([d for d in labels if "teacher_error" not in d.meta])
+    gold = schema.map_documents(load_documents(gold_spec))
+    test = schema.map_documents(load_documents(config.test))
+    cache = OUT / "students" / name
+
+    def train(train_docs, out: Path) -> Path:
+        key = hashlib.sha256("\n".join(json.dumps(d.to_dict(), sort_keys=True) for d in train_docs).encode())
+        cached = cache / key.hexdigest()[:16]
+        if not (cached / "config.json").is_file():
+            train_on(config, schema, train_docs, cached)
+        shutil.copytree(cached, out, dirs_exist_ok=True)
+        return out
+
+    print(f"[review] {name} {strategy} seed {seed}", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    options = ReviewOptions(budget=BUDGET, rounds=ROUNDS, strategy=strategy, seed=seed, reviewer="simulated",
+                            gold=gold_spec)
+    res = review_loop(docs, schema, options, folder / "review", train=train, gold=gold, test=test,
+                      flags_for=lambda _docs: flags)
+    curve = [r["test_f1"] for r in res.rounds] + [res.final["test_f1"]]
+    out = {"dataset": name, "strategy": strategy, "seed": seed, "reviewed": [BUDGET * k for k in range(len(curve))],
+           "f1": curve, "changed": [r["changed"] for r in res.rounds], "seconds": round(time.perf_counter() - t0, 1)}
+    folder.mkdir(parents=True, exist_ok=True)
+    done.write_text(json.dumps(out))
+    return out
+
+
+def error_flags(name: str, cfg: dict, labels: list):
+    """The quality stage's flags of the labels being reviewed (bench/quality.py's when it flagged these labels)."""
+    from smallext.pipeline import load_config
+    from smallext.quality.errors import label_errors, read_flags, write_flags
+    from smallext.schema import load_schema
+
+    path = OUT / f"{name}-flags.jsonl"
+    if not path.is_file():
+        config = load_config({**cfg, "output": str(OUT)})
+        schema = load_schema(config.schema_path)
+        docs = schema.map_documents([d for d in labels if "teacher_error" not in d.meta])
+        OUT.mkdir(parents=True, exist_ok=True)
+        write_flags(label_errors(docs, schema, config.student, progress=False)[0], path)
+    return read_flags(path)
+
+
+def summarize(runs: list[dict], strategies: list[str]) -> dict:
+    """Mean and spread over seeds of F1 at each budget, per strategy; the targets against random."""
+    table: dict[str, dict] = {}
+    for s in strategies:
+        rs = [r for r in runs if r["strategy"] == s]
+        if not rs:
+            continue
+        curves = list(zip(*[r["f1"] for r in rs], strict=True))
+        table[s] = {"seeds": len(rs), "reviewed": rs[0]["reviewed"], "mean": [statistics.mean(c) for c in curves],
+                    "sd": [statistics.stdev(c) if len(c) > 1 else 0.0 for c in curves]}
+    return table
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results["datasets"])
+    fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4.2), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        for s, t in results["datasets"][name]["curves"].items():
+            x, m, sd = t["reviewed"], t["mean"], t["sd"]
+            ax.plot(x, m, marker="o", label=s, linestyle="--" if s == "random" else "-")
+            ax.fill_between(x, [a - b for a, b in zip(m, sd, strict=True)], [a + b for a, b in zip(m, sd, strict=True)],
+                            alpha=0.12)
+        ax.set_title(f"{name}: student F1 on the whole test set")
+        ax.set_xlabel("documents reviewed")
+        ax.set_ylabel("F1 (strict)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(results: dict) -> str:
+    lines = ["# Review benchmark: what a review budget buys", "",
+             f"`python bench/review.py {results['args']}`: {results['machine']['cpu_count']} CPU cores; labels: "
+             f"{results['labels']}; rounds of {BUDGET} documents; simulated reviewer (the gold labels of the "
+             "selected documents); students scored on the whole test set; mean ± sd over seeds.", "",
+             "![F1 against documents reviewed](review.png)", ""]
+    for name, d in results["datasets"].items():
+        curves = d["curves"]
+        budgets = next(iter(curves.values()))["reviewed"]
+        lines += [f"## {name}", "", "| strategy | seeds | " + " | ".join(f"{b} reviewed" for b in budgets) + " |",
+                  "|---|---|" + "---|" * len(budgets)]
+        for s, t in curves.items():
+            cells = " | ".join(f"{m:.3f} ± {sd:.3f}" for m, sd in zip(t["mean"], t["sd"], strict=True))
+            lines.append(f"| {s} | {t['seeds']} | {cells} |")
+        lines.append("")
+        for k, v in d["targets"].items():
+            detail = ", ".join(f"{x} {y:.3f}" if isinstance(y, float) else f"{x}: {y}" for x, y in v.items()
+                               if x != "met")
+            lines.append(f"- {k}: {detail}: **{met(v['met'])}**")
+        lines.append("")
+    lines += [f"Wall time of this invocation: {results['wall_seconds'] / 60:.1f} min (finished runs are reused).", ""]
+    return "\n".join(lines)
+
+
+def targets(name: str, curves: dict) -> dict:
+    out = {}
+    if "random" in curves:
+        rnd = curves["random"]
+        for i, b in enumerate(rnd["reviewed"]):
+            if b not in (25, 50, 100):
+                continue
+            best = max((s for s in curves if s in UNCERTAIN), key=lambda s: curves[s]["mean"][i], default=None)
+            if best is None:
+                continue
+            gain = curves[best]["mean"][i] - rnd["mean"][i]
+            out[f"best_uncertainty_beats_random_by_0.02_at_{b}"] = {
+                "strategy": best, "f1": curves[best]["mean"][i], "random": rnd["mean"][i], "gain": gain,
+                "met": gain >= 0.02}
+    if name == "crossner-ai":
+        f1_100 = {s: t["mean"][-1] for s, t in curves.items() if t["reviewed"][-1] == 100}
+        if f1_100:
+            best = max(f1_100, key=f1_100.get)
+            out["f1_ge_0.57_with_100_reviewed"] = {"strategy": best, "f1": f1_100[best], "met": f1_100[best] >= 0.57}
+    return out
+
+
+def main() -> None:
+    from smallext.quality.select import STRATEGIES
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", nargs="+", default=["crossner-ai", "conll2003"])
+    p.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--labels", choices=["best", "0shot"], default="best")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=8, help="CoNLL-2003 student epochs (CrossNER-AI: its config's)")
+    p.add_argument("--shots", type=int, default=4, help="as bench/quality.py (for its base config)")
+    p.add_argument("--shot-groups", type=int, default=8)
+    args = p.parse_args()
+    t0 = time.perf_counter()
+    results = {"args": " ".join(sys.argv[1:]), "machine": machine(), "labels": args.labels, "datasets": {}}
+    for name in args.datasets:
+        cfg, labels, gold_spec = silver_labels(name, args)
+        flags = error_flags(name, cfg, labels) if "errors" in args.strategies else None
+        runs = [one_run(name, s, seed, cfg, labels, gold_spec, flags) for seed in range(1, args.seeds + 1)
+                for s in args.strategies]
+        curves = summarize(runs, args.strategies)
+        results["datasets"][name] = {"runs": runs, "curves": curves, "targets": targets(name, curves)}
+        results["wall_seconds"] = time.perf_counter() - t0
+        plot(results, RESULTS / "review.png")
+        write_results("review", results, markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
