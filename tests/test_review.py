@@ -398,3 +398,19 @@ def test_review_stage_with_a_simulated_reviewer(data, tmp_path):
         assert "a simulated reviewer (the gold labels of conll2003:train copied" in text
     distill(path, progress=False)  # a re-run reuses every stage
     assert json.loads((run / "stages.json").read_text()) == state
+
+
+def test_reviewed_documents_can_form_the_dev_set(tmp_path):
+    from smallext.pipeline import load_config
+    from smallext.pipeline.stages import student_data
+
+    schema = load_schema(REPO / "schemas" / "conll2003.yaml")
+    docs = [Document(str(i), "Alice went to Paris.", [Span(0, 5, "PER")],
+                     meta={"review": {"reviewer": "x"}} if i < 3 else {}) for i in range(20)]
+    base = {"schema": str(REPO / "schemas" / "conll2003.yaml"), "corpus": "conll2003:train", "teacher": "gold",
+            "output": str(tmp_path)}
+    as_dev = load_config({**base, "review": {"as_dev": True, "reviewer": "simulated", "gold": "conll2003:train"}})
+    train, dev, kind, _ = student_data(as_dev, schema, docs)
+    assert [d.id for d in dev] == ["0", "1", "2"] and len(train) == 17 and kind == "3 reviewed documents"
+    train, dev, kind, _ = student_data(load_config({**base, "review": {"reviewer": "simulated"}}), schema, docs)
+    assert len(train) + len(dev) == 20 and "held-out" in kind

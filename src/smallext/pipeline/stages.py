@@ -168,8 +168,9 @@ class QualityStage(Stage):
 def student_data(cfg: DistillConfig, schema, silver: list[Document]) -> tuple[list[Document], list[Document], str, int]:
     """The student's training and model-selection documents: ``(train, dev, description of dev, gold added)``.
 
-    With a gold ``dev`` set, all silver documents train; without one, a seeded ``holdout`` share of them is
-    kept for early stopping. ``gold_examples`` > 0 adds the first N gold documents of the teacher's example
+    With a gold ``dev`` set, all silver documents train; without one, the reviewed documents when
+    ``review.as_dev`` (and there are some), else a seeded ``holdout`` share of them, are kept for early stopping.
+    ``gold_examples`` > 0 adds the first N gold documents of the teacher's example
     pool (``teacher_options.examples``) to training, leaving out any whose text is in the silver data or the
     dev set (the corpus, the pool and the dev set may be the same dataset).
 
@@ -178,8 +179,12 @@ def student_data(cfg: DistillConfig, schema, silver: list[Document]) -> tuple[li
     """
     from smallext.datasets import load_documents
 
+    reviewed = [d for d in silver if d.meta.get("review")] if cfg.review is not None and cfg.review.as_dev else []
     if cfg.dev:
         train_docs, dev_docs, dev_kind = list(silver), schema.map_documents(load_documents(cfg.dev)), f"gold {cfg.dev}"
+    elif reviewed:
+        train_docs = [d for d in silver if not d.meta.get("review")]
+        dev_docs, dev_kind = reviewed, f"{len(reviewed)} reviewed documents"
     else:
         rng = random.Random(cfg.student.seed)
         idx = list(range(len(silver)))

@@ -49,6 +49,8 @@ class ReviewOptions(BaseModel):
         "labelstudio", description="a person through Label Studio, or a simulated reviewer copying the gold")
     gold: str | None = Field(None, description="the simulated reviewer's gold labels (dataset or file; documents "
                                                "matched by text)")
+    as_dev: bool = Field(False, description="the reviewed documents form the student's dev set (early stopping) "
+                                            "instead of training it, when the config has no gold dev set")
     exports: list[str] = Field(default_factory=list, description="Label Studio JSON exports of reviewed rounds "
                                                                  "(each is matched to its round by its documents)")
 
