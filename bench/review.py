@@ -55,7 +55,8 @@ def silver_labels(name: str, args) -> tuple[dict, list, str]:
     return cfg, read_jsonl(out / "silver.jsonl"), gold_spec
 
 
-def one_run(name: str, strategy: str, seed: int, cfg: dict, labels: list, gold_spec: str, flags) -> dict:
+def one_run(name: str, labels_kind: str, strategy: str, seed: int, cfg: dict, labels: list, gold_spec: str,
+            flags) -> dict:
     """One review loop; its result is kept in its folder and read back on a re-run."""
     from smallext.datasets import load_documents
     from smallext.pipeline import load_config
@@ -63,7 +64,7 @@ def one_run(name: str, strategy: str, seed: int, cfg: dict, labels: list, gold_s
     from smallext.quality.review import ReviewOptions, review_loop
     from smallext.schema import load_schema
 
-    folder = OUT / f"{name}-{strategy}-s{seed}"
+    folder = OUT / f"{name}-{labels_kind}-{strategy}-s{seed}"
     done = folder / "result.json"
     if done.is_file():
         return json.loads(done.read_text())
@@ -72,7 +73,7 @@ def one_run(name: str, strategy: str, seed: int, cfg: dict, labels: list, gold_s
     docs = schema.map_documents([d for d in labels if "teacher_error" not in d.meta])
     gold = schema.map_documents(load_documents(gold_spec))
     test = schema.map_documents(load_documents(config.test))
-    cache = OUT / "students" / name
+    cache = OUT / "students" / f"{name}-{hashlib.sha256(config.student.model_dump_json().encode()).hexdigest()[:8]}"
 
     def train(train_docs, out: Path) -> Path:
         key = hashlib.sha256("\n".join(json.dumps(d.to_dict(), sort_keys=True) for d in train_docs).encode())
@@ -96,13 +97,13 @@ def one_run(name: str, strategy: str, seed: int, cfg: dict, labels: list, gold_s
     return out
 
 
-def error_flags(name: str, cfg: dict, labels: list):
-    """The quality stage's flags of the labels being reviewed (bench/quality.py's when it flagged these labels)."""
+def error_flags(name: str, labels_kind: str, cfg: dict, labels: list):
+    """The quality stage's flags of the labels being reviewed (computed once, kept beside the runs)."""
     from smallext.pipeline import load_config
     from smallext.quality.errors import label_errors, read_flags, write_flags
     from smallext.schema import load_schema
 
-    path = OUT / f"{name}-flags.jsonl"
+    path = OUT / f"{name}-{labels_kind}-flags.jsonl"
     if not path.is_file():
         config = load_config({**cfg, "output": str(OUT)})
         schema = load_schema(config.schema_path)
@@ -212,9 +213,9 @@ def main() -> None:
     results = {"args": " ".join(sys.argv[1:]), "machine": machine(), "labels": args.labels, "datasets": {}}
     for name in args.datasets:
         cfg, labels, gold_spec = silver_labels(name, args)
-        flags = error_flags(name, cfg, labels) if "errors" in args.strategies else None
-        runs = [one_run(name, s, seed, cfg, labels, gold_spec, flags) for seed in range(1, args.seeds + 1)
-                for s in args.strategies]
+        flags = error_flags(name, args.labels, cfg, labels) if "errors" in args.strategies else None
+        runs = [one_run(name, args.labels, s, seed, cfg, labels, gold_spec, flags)
+                for seed in range(1, args.seeds + 1) for s in args.strategies]
         curves = summarize(runs, args.strategies)
         results["datasets"][name] = {"runs": runs, "curves": curves, "targets": targets(name, curves)}
         results["wall_seconds"] = time.perf_counter() - t0

@@ -197,6 +197,13 @@ def test_model_strategies_score_what_they_say(tiny_student, data):
         assert ent[d.id] == pytest.approx(h, rel=1e-5)
     mnlp = score_documents(docs, "mnlp", extractor=ex)
     assert all(0.0 <= v <= 1.0 for v in mnlp.values())
+    from smallext.students.decode import allowed_transitions, viterbi
+
+    start_ok, trans_ok = allowed_transitions(ex.tags)
+    for d, wp in zip(docs[:5], probs[:5], strict=True):  # by hand: Viterbi path, mean log-probability
+        path = viterbi(np.log(wp.probs), start_ok, trans_ok)
+        by_hand = 1 - np.exp(np.mean([np.log(wp.probs[i, t]) for i, t in enumerate(path)]))
+        assert mnlp[d.id] == pytest.approx(by_hand, rel=1e-4)
     # disagreement with the student's own predictions is zero; with the gold it is 1 - span F1
     assert set(score_documents(predicted, "disagreement", extractor=ex).values()) == {0.0}
     dis = score_documents(docs, "disagreement", extractor=ex)
@@ -414,3 +421,61 @@ def test_reviewed_documents_can_form_the_dev_set(tmp_path):
     assert [d.id for d in dev] == ["0", "1", "2"] and len(train) == 17 and kind == "3 reviewed documents"
     train, dev, kind, _ = student_data(load_config({**base, "review": {"reviewer": "simulated"}}), schema, docs)
     assert len(train) + len(dev) == 20 and "held-out" in kind
+
+
+def test_review_loop_round_closes_only_when_every_task_is_done_and_settings_changes_keep_old_rounds(ai, tmp_path):
+    from smallext.quality.review import AwaitingReview, ReviewOptions, review_loop
+
+    schema, docs = ai
+    labels = docs[:40]
+
+    def never(*_):
+        raise AssertionError("random selection without a test set trains no student")
+
+    opts = ReviewOptions(budget=4, rounds=1, strategy="random", reviewer="labelstudio")
+    with pytest.raises(AwaitingReview, match="round 1: import"):
+        review_loop(labels, schema, opts, tmp_path / "r", train=never)
+    tasks = json.loads((tmp_path / "r" / "round-1" / "tasks.json").read_text())
+    # a default Label Studio export: two tasks annotated, the others left out
+    partial = [{"id": i, "data": t["data"], "annotations": [_ann(t["predictions"][0]["result"], aid=i)]}
+               for i, t in enumerate(tasks[:2])]
+    _export(partial, tmp_path / "partial.json")
+    got = read_export(tmp_path / "partial.json", originals=read(tmp_path / "r" / "round-1" / "selected.jsonl"))
+    assert sorted(t["reason"] for t in got.skipped) == ["missing from the export"] * 2
+    with pytest.raises(AwaitingReview, match="2 of 4 documents are not reviewed"):
+        review_loop(labels, schema, opts.model_copy(update={"exports": [str(tmp_path / "partial.json")]}),
+                    tmp_path / "r", train=never)
+    # the whole round, the same document twice (imported twice into Label Studio): the later annotation wins
+    full = [{"id": i, "data": t["data"], "annotations": [_ann(t["predictions"][0]["result"], aid=i)]}
+            for i, t in enumerate(tasks)]
+    full.append({"id": 99, "data": tasks[0]["data"],
+                 "annotations": [_ann([], aid=99, when="2026-02-01T00:00:00Z")]})
+    _export(full, tmp_path / "full.json")
+    res = review_loop(labels, schema, opts.model_copy(update={"exports": [str(tmp_path / "partial.json"),
+                                                                          str(tmp_path / "full.json")]}),
+                      tmp_path / "r", train=never)
+    assert len(res.reviewed) == 4 and len({d.id for d in res.reviewed}) == 4
+    first = next(d for d in res.reviewed if d.id == tasks[0]["data"]["smallext_id"])
+    assert first.spans == []
+    # other settings: the finished round is moved aside, not deleted
+    with pytest.raises(AwaitingReview):
+        review_loop(labels, schema, opts.model_copy(update={"seed": 99}), tmp_path / "r", train=never)
+    assert (tmp_path / "r.old-1" / "round-1" / "reviewed.jsonl").is_file()
+
+
+def test_docbin_keeps_relations(tmp_path):
+    from smallext.doc import Relation
+
+    doc = Document("r", "Alice works for Acme.", [Span(16, 20, "ORG"), Span(0, 5, "PER")],
+                   relations=[Relation(1, 0, "Work_For")])
+    write([doc], tmp_path / "r.spacy")
+    back = read(tmp_path / "r.spacy")[0]
+    assert [(back.spans[r.head].label, back.spans[r.tail].label, r.label) for r in back.relations] == [
+        ("PER", "ORG", "Work_For")]
+
+
+def test_diversity_prefers_scored_documents(ai):
+    _, docs = ai
+    scores = {d.id: 0.5 for d in docs[:12]}  # 12 scored, the rest 0; pool of 5 x 10 would pad with zeros
+    picked = diverse_top(docs[:100], scores, 10, diversity=5, seed=1)
+    assert {d.id for d in picked} <= {d.id for d in docs[:12]}

@@ -474,6 +474,7 @@ def review_select_cmd(
                                                        "the best of each cluster (1: plain top).")] = 5,
     exclude: Annotated[Path | None, typer.Option(help="Documents already reviewed (JSONL): not selected again.")]
     = None,
+    samples: Annotated[int, typer.Option(min=2, help="Dropout masks per word (bald).")] = 10,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the selection and scores as JSON.")] = None,
 ) -> None:
     """Select the documents a person should review (active learning)."""
@@ -483,12 +484,13 @@ def review_select_cmd(
     from smallext.quality.select import load_extractor, select
 
     docs = [d for d in load_documents(labels) if "teacher_error" not in d.meta]
-    done = [d.id for d in read_jsonl(exclude)] if exclude is not None else []
+    done = {d.id for d in read_jsonl(exclude)} if exclude is not None else set()
     sel = select(docs, budget, strategy, extractor=load_extractor(model, strategy),
                  flags=read_flags(flags) if flags is not None else None, seed=seed, diversity=diversity,
-                 exclude=done)
+                 samples=samples, exclude=done)
     write_jsonl(sel.documents, out_path)
-    console.print(f"selected {len(sel.documents):,} of {len(docs) - len(done):,} documents ({strategy}) -> {out_path}")
+    candidates = sum(d.id not in done for d in docs)
+    console.print(f"selected {len(sel.documents):,} of {candidates:,} documents ({strategy}) -> {out_path}")
     if json_out is not None:
         write_json(sel.summary(), json_out)
 

@@ -1,9 +1,10 @@
 """spaCy's binary corpus format, ``.spacy`` (a serialized ``spacy.tokens.DocBin``), read and written through
 spaCy itself, so spaCy and Prodigy users can bring their data in and take it out.
 
-Entities travel as ``doc.ents`` (character offsets ``start_char``/``end_char`` and ``label_``); the document id
-and meta travel in ``doc.user_data`` (``{"id": ..., "meta": {...}}``; a DocBin written elsewhere has none, and its
-documents get ids ``"0"``, ``"1"``...). Format reference: https://spacy.io/api/docbin.
+Entities travel as ``doc.ents`` (character offsets ``start_char``/``end_char`` and ``label_``); the document
+id, meta and relations (indices into the entities, which keep their order) travel in ``doc.user_data``
+(``{"id", "meta", "relations"}``; a DocBin written elsewhere has none, and its documents get ids ``"0"``,
+``"1"``...). Format reference: https://spacy.io/api/docbin.
 
 Writing keeps the text byte for byte and every span exactly: the text is tokenized by a blank spaCy pipeline
 of ``lang`` and each token that a span edge falls inside is split there, so every span lies on token
@@ -16,7 +17,7 @@ import itertools
 from collections.abc import Iterable
 from pathlib import Path
 
-from smallext.doc import Document, Span
+from smallext.doc import Document, Relation, Span
 from smallext.errors import DocumentError, FormatError
 from smallext.io.atomic import atomic_write
 
@@ -56,7 +57,11 @@ def read_docbin(path: str | Path, lang: str = "xx") -> list[Document]:
             raise FormatError(path, None, f"document {i}: id {doc_id!r} repeats")
         seen.add(doc_id)
         spans = [Span(e.start_char, e.end_char, e.label_, source="spacy") for e in doc.ents]
-        out.append(Document(doc_id, doc.text, spans, meta=dict(user.get("meta") or {})))
+        relations = [Relation.from_dict(r) for r in user.get("relations") or []]
+        try:
+            out.append(Document(doc_id, doc.text, spans, meta=dict(user.get("meta") or {}), relations=relations))
+        except DocumentError as e:
+            raise FormatError(path, None, f"document {i}: {e}") from None
     return out
 
 
@@ -101,7 +106,8 @@ def write_docbin(docs: Iterable[Document], path: str | Path, lang: str = "xx") -
         except ValueError as e:
             raise DocumentError(f"document {document.id!r}: overlapping spans cannot be spaCy entities "
                                 f"({e})") from None
-        sdoc.user_data = {"id": document.id, "meta": document.meta}
+        sdoc.user_data = {"id": document.id, "meta": document.meta,
+                          "relations": [r.to_dict() for r in document.relations]}
         out.add(sdoc)
         n += 1
     with atomic_write(path, "wb") as f:

@@ -110,8 +110,11 @@ class Imported:
         documents: one Document per task with a completed annotation, in the export's order; spans have
             ``source`` ``labelstudio:REVIEWER`` and no score; ``meta["review"]`` names the task, the annotation,
             the reviewer and the time.
-        skipped: ``{"task", "id", "reason"}`` for every task without a completed annotation (``reason``:
-            ``cancelled`` when every annotation was skipped or cancelled, ``unannotated`` when there is none).
+        skipped: ``{"task", "id", "reason"}`` for every document without a completed annotation (``reason``:
+            ``cancelled`` when every annotation was skipped or cancelled, ``unannotated`` when there is none,
+            ``missing from the export`` for an original document no task names: Label Studio's default export
+            leaves out tasks nobody annotated). A document in several tasks counts once, with its latest
+            completed annotation.
     """
 
     documents: list[Document] = field(default_factory=list)
@@ -151,12 +154,15 @@ def read_export(path: str | Path, *, schema=None, originals: Iterable[Document] 
         tasks = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise FormatError(path, e.lineno, f"invalid JSON: {e.msg} (column {e.colno})") from None
+    except UnicodeDecodeError as e:
+        raise FormatError(path, None, f"not UTF-8 text: {e}") from None
     if not isinstance(tasks, list):
         raise FormatError(path, None, "a Label Studio JSON export is a list of tasks")
     by_id = {d.id: d for d in originals} if originals is not None else None
     entity_types = set(schema.labels) if schema is not None else None
     relation_types = {r.name for r in getattr(schema, "relation_types", None) or []} if schema is not None else None
     out = Imported()
+    latest: dict[str, tuple[tuple, Document]] = {}  # a document imported twice: its latest annotation wins
     for n, task in enumerate(tasks):
         tid = task.get("id", f"#{n}") if isinstance(task, dict) else f"#{n}"
 
@@ -175,7 +181,7 @@ def read_export(path: str | Path, *, schema=None, originals: Iterable[Document] 
                 raise fail(f"document {doc_id!r} is not among the exported documents")
             if original.text != text:
                 raise fail(f"the text of document {doc_id!r} differs from the original")
-        annotations = task.get("annotations") or []
+        annotations = [a for a in task.get("annotations") or [] if isinstance(a, dict)]
         ann = _latest(annotations)
         if ann is None:
             out.skipped.append({"task": tid, "id": doc_id, "reason": "cancelled" if annotations else "unannotated"})
@@ -186,6 +192,8 @@ def read_export(path: str | Path, *, schema=None, originals: Iterable[Document] 
         region: dict[str, int] = {}
         relations: list[tuple[str, str, str]] = []
         for item in ann.get("result") or []:
+            if not isinstance(item, dict):
+                raise fail(f"annotation {ann.get('id')}: a result item is not an object")
             kind = item.get("type")
             if kind == "relation":
                 for label in item.get("labels") or []:
@@ -217,5 +225,13 @@ def read_export(path: str | Path, *, schema=None, originals: Iterable[Document] 
         meta = dict(original.meta) if original is not None else {}
         meta["review"] = {"labelstudio_task": tid, "annotation": ann.get("id"), "reviewer": reviewer,
                           "updated_at": ann.get("updated_at") or ann.get("created_at")}
-        out.documents.append(Document(doc_id, text, spans, meta=meta, relations=rels))
+        when = (str(ann.get("updated_at") or ann.get("created_at") or ""), ann.get("id") or 0)
+        if doc_id not in latest or when >= latest[doc_id][0]:
+            latest[doc_id] = (when, Document(doc_id, text, spans, meta=meta, relations=rels))
+    out.documents = [doc for _, doc in latest.values()]
+    done = {d.id for d in out.documents}
+    out.skipped = [t for t in out.skipped if t["id"] not in done]
+    if by_id is not None:
+        named = done | {t["id"] for t in out.skipped}
+        out.skipped += [{"task": None, "id": i, "reason": "missing from the export"} for i in by_id if i not in named]
     return out

@@ -8,7 +8,9 @@ reviewer** that copies the gold labels of the selected documents; its spans say 
 
 Everything a round decides is kept under its folder (``round-K/selected.jsonl``, ``round-K/model/``,
 ``round-K/tasks.json``, ``round-K/reviewed.jsonl``) with ``state.json`` naming the settings it was made with: a
-re-run (or a crash) repeats no finished round; changed settings start the loop again.
+re-run (or a crash) repeats no finished round; changed settings or labels start the loop again, and the earlier
+rounds are moved aside (``review.old-N``), never deleted. A Label Studio round closes only when every task of it
+is annotated or skipped in the export given; until then the run waits for a later export.
 """
 
 from __future__ import annotations
@@ -59,11 +61,12 @@ class AwaitingReview(SmallextError):
     """The loop stopped: a round's tasks wait for a person in Label Studio. Not a failure; the message says
     which file to import into Label Studio and how to go on."""
 
-    def __init__(self, round_no: int, tasks: Path, config: Path) -> None:
+    def __init__(self, round_no: int, tasks: Path, config: Path, detail: str = "") -> None:
         self.round_no, self.tasks, self.config = round_no, tasks, config
-        super().__init__(f"round {round_no}: import {tasks} into a Label Studio project labelled with {config}; "
-                         "review the tasks, export them as JSON and run again with the export "
-                         "(smallext review loop CONFIG --export FILE, or review.exports in the config)")
+        super().__init__(f"round {round_no}: {detail}import {tasks} into a Label Studio project labelled with "
+                         f"{config}; review the tasks (or skip those you will not review), export them as JSON and "
+                         "run again with the export (smallext review loop CONFIG --export FILE, or review.exports "
+                         "in the config)")
 
 
 @dataclass
@@ -75,7 +78,7 @@ class ReviewResult:
         reviewed: the reviewed documents, in review order.
         rounds: per round ``{"round", "selected": [ids], "reviewed", "skipped", "spans_before", "spans_after",
             "changed"}`` and, when a test set is given, ``"test_f1"`` of the student that selected.
-        final: with a test set, ``{"reviewed", "test_f1"}`` of the student trained after the last round.
+        final: with a test set, ``{"rounds", "reviewed", "test_f1"}`` of the student trained after the last round.
     """
 
     labels: list[Document]
@@ -110,15 +113,23 @@ def simulated_review(selected: Sequence[Document], gold: Sequence[Document], spe
     return out
 
 
+def _export_ids(path: str) -> set[str]:
+    """The document ids (``data.smallext_id``) of a Label Studio JSON export's tasks."""
+    try:
+        tasks = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"review.exports: cannot read {path}: {e}") from None
+    if not isinstance(tasks, list):
+        raise ConfigError(f"review.exports: {path} is not a Label Studio JSON export (a list of tasks)")
+    data = [t.get("data") if isinstance(t, dict) else None for t in tasks]
+    return {str(d.get("smallext_id")) for d in data if isinstance(d, dict) and "smallext_id" in d}
+
+
 def _export_for(exports: Sequence[str], ids: set[str]) -> str | None:
-    """The export (of those given) whose tasks are this round's documents, or None."""
-    for path in exports:
-        try:
-            tasks = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise ConfigError(f"review.exports: cannot read {path}: {e}") from None
-        names = {str((t.get("data") or {}).get("smallext_id")) for t in tasks if isinstance(t, dict)}
-        if names & ids:
+    """The export (of those given; the last one given wins) whose tasks are all among this round's documents."""
+    for path in reversed(exports):
+        names = _export_ids(path)
+        if names and names <= ids:
             return path
     return None
 
@@ -166,8 +177,12 @@ def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_
     state_path = out_dir / "state.json"
     state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.is_file() else None
     if state is None or state.get("key") != key:
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
+        if out_dir.exists():  # other settings or labels: start again, keeping the old rounds (a person's work)
+            k = 1
+            while out_dir.with_name(f"{out_dir.name}.old-{k}").exists():
+                k += 1
+            shutil.move(str(out_dir), str(out_dir.with_name(f"{out_dir.name}.old-{k}")))
+            log(f"settings or labels changed: the earlier rounds moved to {out_dir.name}.old-{k}")
         out_dir.mkdir(parents=True)
         state = {"key": key, "rounds": {}}
 
@@ -203,7 +218,7 @@ def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_
                 raise ConfigError("review.strategy errors needs the quality stage's flags")
             flags = flags_for(current) if options.strategy == "errors" else None
             sel = select(current, options.budget, options.strategy, extractor=ex, flags=flags,
-                         seed=options.seed + r, diversity=options.diversity, samples=options.samples,
+                         seed=options.seed * 1000 + r, diversity=options.diversity, samples=options.samples,
                          exclude=[d.id for d in reviewed])
             write_jsonl(sel.documents, sel_path)
         selected = read_jsonl(sel_path)
@@ -223,6 +238,12 @@ def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_
                     save()
                     raise AwaitingReview(r, tasks, config)
                 imported = read_export(export, schema=schema, originals=selected)
+                open_tasks = [t for t in imported.skipped if t["reason"] != "cancelled"]
+                if open_tasks:  # not finished: a later export of this round is read instead
+                    state["rounds"][str(r)] = info
+                    save()
+                    raise AwaitingReview(r, tasks, config, f"{len(open_tasks)} of {len(selected)} documents are "
+                                                           f"not reviewed in {export} yet; ")
                 done, skipped = imported.documents, imported.skipped
             write_jsonl(done, rev_path)
         done = read_jsonl(rev_path)
@@ -240,8 +261,10 @@ def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_
     result.labels = merge_reviewed(labels, reviewed)
     if test is not None:
         final = state.get("final")
-        if final is None:
-            final = {"reviewed": len(reviewed), "test_f1": score(student(result.labels, out_dir / "final-model"))}
+        if final is None or final["rounds"] != options.rounds:
+            folder = out_dir / f"final-model-{options.rounds}"
+            final = {"rounds": options.rounds, "reviewed": len(reviewed),
+                     "test_f1": score(student(result.labels, folder))}
             state["final"] = final
             save()
         result.final = final

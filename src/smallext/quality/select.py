@@ -140,12 +140,13 @@ def score_documents(docs: Sequence[Document], strategy: str, *, extractor=None,
 def diverse_top(docs: Sequence[Document], scores: Mapping[str, float], budget: int, *, diversity: int = 5,
                 seed: int = 13) -> list[Document]:
     """The ``budget`` documents to review: the best-scored document of each of ``budget`` k-means clusters of
-    the ``diversity * budget`` best-scored ones (TF-IDF of their words; ``diversity`` 1: the plain top
-    ``budget``). Best first; ties broken by document id."""
+    the ``diversity * budget`` best-scored ones with a score above 0 (TF-IDF of their words; ``diversity`` 1, or
+    no more such documents than ``budget``: the plain top ``budget``). Best first; ties broken by id."""
     ranked = sorted(docs, key=lambda d: (-scores.get(d.id, 0.0), d.id))
-    if budget >= len(ranked) or diversity <= 1:
+    # only documents with a score take part (a zero-score document is no candidate for doubt)
+    pool = [d for d in ranked[: diversity * budget] if scores.get(d.id, 0.0) > 0]
+    if len(pool) <= budget or diversity <= 1:
         return ranked[:budget]
-    pool = ranked[: diversity * budget]
     from sklearn.cluster import KMeans
     from sklearn.feature_extraction.text import TfidfVectorizer
 

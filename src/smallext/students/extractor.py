@@ -135,6 +135,9 @@ class Extractor:
         head = np.load(head_path)
         weight, bias = head["weight"], head["bias"]
         p = float(head["dropout"]) if rate is None else rate
+        if not 0.0 <= p < 1.0 or (rate is None and p == 0.0):
+            raise ConfigError(f"MC dropout needs a dropout rate in (0, 1); {self.model_dir} was trained with "
+                              f"{p}: give rate=")
         if isinstance(inputs, (str, Document)):
             inputs = [inputs]
         texts = [x.text if isinstance(x, Document) else x for x in inputs]
