@@ -2,8 +2,10 @@
 
     python bench/review.py [--datasets crossner-ai conll2003] [--seeds 3] [--strategies ...] [--labels best|0shot]
 
-Per dataset, the teacher's labels of the corpus (``best``: the local Qwen teacher with grouped shots, repaired by
-the quality stage, from bench/quality.py's run; ``0shot``: the 0-shot teacher of bench/distill.py) go through
+Per dataset, the teacher's labels of the corpus (``best``: those of bench/quality.py's most accurate student
+within the 0-shot teacher's time: the 0-shot local Qwen teacher's labels repaired by the quality stage, trained
+with 100 gold documents of the example pool and all 6 encoder layers; ``shots``: grouped shots, repaired, 3
+layers; ``0shot``: the 0-shot teacher of bench/distill.py as it labelled) go through
 the review loop (:func:`smallext.quality.review.review_loop`): 4 rounds of 25 documents, each selected by the
 strategy from the current student, reviewed by a simulated reviewer that copies the dev/train gold labels of the
 selected documents, then a student retrained on the labels so far. Every student (after 0, 25, 50, 75 and 100
@@ -39,16 +41,26 @@ BUDGET, ROUNDS = 25, 4
 UNCERTAIN = ("errors", "entropy", "mnlp", "bald", "disagreement")
 
 
+LABELS = {
+    # bench/quality.py's most accurate student within the 0-shot teacher's time: the 0-shot teacher's labels
+    # repaired by the quality stage, 100 gold documents of the example pool beside them, all 6 encoder layers
+    "best": ("0shot-repair-gold-6layers", {"gold_examples": 100, "dev": None}, {"layers": None}),
+    # grouped shots, repaired (3 layers)
+    "shots": ("shots-repair", {}, {}),
+}
+
+
 def silver_labels(name: str, args) -> tuple[dict, list, str]:
-    """The teacher's labels to review, the distill config they come from, and the gold spec of the corpus."""
+    """The teacher's labels to review, the distill config the students train with, and the corpus's gold."""
     from smallext.io import read_jsonl
 
     cfg, done, gold_spec = base_config(name, args)
-    best = QUALITY_OUT / f"{name}-shots-repair" / "repaired.jsonl"
-    if args.labels == "best":
-        if not best.is_file():
-            raise SystemExit(f"{best} is missing: run bench/quality.py first, or use --labels 0shot")
-        return cfg, read_jsonl(best), gold_spec
+    if args.labels in LABELS:
+        run_name, over, student = LABELS[args.labels]
+        path = QUALITY_OUT / f"{name}-{run_name}" / "repaired.jsonl"
+        if not path.is_file():
+            raise SystemExit(f"{path} is missing: run bench/quality.py first, or use --labels 0shot")
+        return {**cfg, **over, "student": {**cfg["student"], **student}}, read_jsonl(path), gold_spec
     out = OUT / f"{name}-0shot-teacher"
     reuse_stores(done, out)
     run({**cfg, "output": str(out)})
@@ -203,7 +215,7 @@ def main() -> None:
     p.add_argument("--datasets", nargs="+", default=["crossner-ai", "conll2003"])
     p.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--labels", choices=["best", "0shot"], default="best")
+    p.add_argument("--labels", choices=[*LABELS, "0shot"], default="best")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--epochs", type=int, default=8, help="CoNLL-2003 student epochs (CrossNER-AI: its config's)")
     p.add_argument("--shots", type=int, default=4, help="as bench/quality.py (for its base config)")
