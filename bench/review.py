@@ -10,7 +10,7 @@ the review loop (:func:`smallext.quality.review.review_loop`): 4 rounds of 25 do
 strategy from the current student, reviewed by a simulated reviewer that copies the dev/train gold labels of the
 selected documents, then a student retrained on the labels so far. Every student (after 0, 25, 50, 75 and 100
 reviewed documents) is scored on the whole test set (strict span F1). The ``errors`` strategy ranks by the
-quality stage's flags of the teacher's labels (computed once, as a user runs ``smallext quality errors``).
+quality stage's flags of the teacher's labels (those its distill run wrote, as a user of that run has them).
 
 Identical training data gives an identical student (fixed training seed), so students are cached by a digest of
 their documents: the round-1 student is shared by every strategy and seed. Each finished run is kept in
@@ -110,11 +110,14 @@ def one_run(name: str, labels_kind: str, strategy: str, seed: int, cfg: dict, la
 
 
 def error_flags(name: str, labels_kind: str, cfg: dict, labels: list):
-    """The quality stage's flags of the labels being reviewed (computed once, kept beside the runs)."""
+    """The quality stage's flags: those its distill run wrote (``flags.jsonl``, of the teacher's labels before the
+    repair, as a user of the run has them), else computed once on the labels being reviewed."""
     from smallext.pipeline import load_config
     from smallext.quality.errors import label_errors, read_flags, write_flags
     from smallext.schema import load_schema
 
+    if labels_kind in LABELS and (QUALITY_OUT / f"{name}-{LABELS[labels_kind][0]}" / "flags.jsonl").is_file():
+        return read_flags(QUALITY_OUT / f"{name}-{LABELS[labels_kind][0]}" / "flags.jsonl")
     path = OUT / f"{name}-{labels_kind}-flags.jsonl"
     if not path.is_file():
         config = load_config({**cfg, "output": str(OUT)})
@@ -171,6 +174,8 @@ def markdown(results: dict) -> str:
     for name, d in results["datasets"].items():
         curves = d["curves"]
         budgets = next(iter(curves.values()))["reviewed"]
+        if not d.get("complete", True):
+            lines += [f"> {name}: partial: {len(d['runs'])} runs so far.", ""]
         lines += [f"## {name}", "", "| strategy | seeds | " + " | ".join(f"{b} reviewed" for b in budgets) + " |",
                   "|---|---|" + "---|" * len(budgets)]
         for s, t in curves.items():
@@ -226,13 +231,16 @@ def main() -> None:
     for name in args.datasets:
         cfg, labels, gold_spec = silver_labels(name, args)
         flags = error_flags(name, args.labels, cfg, labels) if "errors" in args.strategies else None
-        runs = [one_run(name, args.labels, s, seed, cfg, labels, gold_spec, flags)
-                for seed in range(1, args.seeds + 1) for s in args.strategies]
-        curves = summarize(runs, args.strategies)
-        results["datasets"][name] = {"runs": runs, "curves": curves, "targets": targets(name, curves)}
-        results["wall_seconds"] = time.perf_counter() - t0
-        plot(results, RESULTS / "review.png")
-        write_results("review", results, markdown(results))
+        runs = []
+        for seed in range(1, args.seeds + 1):
+            for s in args.strategies:  # the results so far are written after every run
+                runs.append(one_run(name, args.labels, s, seed, cfg, labels, gold_spec, flags))
+                curves = summarize(runs, args.strategies)
+                results["datasets"][name] = {"runs": runs, "curves": curves, "targets": targets(name, curves),
+                                             "complete": len(runs) == args.seeds * len(args.strategies)}
+                results["wall_seconds"] = time.perf_counter() - t0
+                plot(results, RESULTS / "review.png")
+                write_results("review", results, markdown(results))
     print(markdown(results))
 
 

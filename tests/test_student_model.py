@@ -46,7 +46,14 @@ def test_training_clearly_beats_predicting_only_o(small):
 
 def test_package_layout_and_card(small):
     d = small["dir"]
-    assert {p.name for p in d.iterdir()} == {"model.onnx", "tokenizer.json", "config.json", "README.md"}
+    assert {p.name for p in d.iterdir()} == {"model.onnx", "tokenizer.json", "config.json", "README.md", "head.npz"}
+    import onnxruntime as ort
+
+    head = np.load(d / "head.npz")
+    outputs = {o.name: o.shape for o in ort.InferenceSession(str(d / "model.onnx")).get_outputs()}
+    assert set(outputs) == {"logits", "hidden"} and outputs["hidden"][-1] == head["weight"].shape[1]
+    assert head["weight"].shape[0] == len(json.loads((d / "config.json").read_text())["tags"])
+    assert float(head["dropout"]) == pytest.approx(0.1)
     cfg = json.loads((d / "config.json").read_text())
     assert cfg["entity_types"] == TYPES and cfg["tags"][0] == "O" and cfg["casing"] is True
     card = (d / "README.md").read_text()
