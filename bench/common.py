@@ -85,6 +85,15 @@ def met(ok: bool) -> str:
     return "MET" if ok else "NOT MET"
 
 
+def target_lines(targets: dict[str, dict[str, Any]]) -> list[str]:
+    """One markdown line per target: its figures and whether it is met (``{name: {figure: value, "met": bool}}``)."""
+    lines = []
+    for k, v in targets.items():
+        detail = ", ".join(f"{x} {y:,.3f}" if isinstance(y, float) else f"{x}: {y}" for x, y in v.items() if x != "met")
+        lines.append(f"- {k}: {detail}: **{met(v['met'])}**")
+    return lines
+
+
 def machine() -> dict[str, Any]:
     import platform
 

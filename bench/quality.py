@@ -43,7 +43,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import REPO, RUNS, machine, met, reuse_stores, row, run, write_results  # noqa: E402
+from common import REPO, RUNS, machine, reuse_stores, row, run, target_lines, write_results  # noqa: E402
 from smallext.quality.repair import QualityOptions  # noqa: E402
 
 QWEN = "llamacpp:qwen2.5-coder-1.5b"
@@ -273,10 +273,7 @@ def markdown(d: dict) -> str:
             lines.append(f"| {r['system']} | {r['documents']} | {r['f1']:.3f} ({r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}) "
                          f"| {r['precision']:.3f} | {r['recall']:.3f} | {spd:.2f} |")
         lines.append("")
-        for k, v in t["targets"].items():
-            detail = ", ".join(f"{x} {y:,.3f}" if isinstance(y, float) else f"{x}: {y}" for x, y in v.items()
-                               if x != "met")
-            lines.append(f"- {k}: {detail}: **{met(v['met'])}**")
+        lines += target_lines(t["targets"])
         lines.append("")
     lines += [f"Wall time of this invocation: {d['wall_seconds'] / 60:.1f} min (finished stages are reused)", ""]
     return "\n".join(lines)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS, RUNS, machine, met, reuse_stores, run, write_results  # noqa: E402
+from common import RESULTS, RUNS, machine, reuse_stores, run, target_lines, write_results  # noqa: E402
 from quality import OUT as QUALITY_OUT  # noqa: E402
 from quality import base_config  # noqa: E402
 
@@ -182,10 +182,7 @@ def markdown(results: dict) -> str:
             cells = " | ".join(f"{m:.3f} ± {sd:.3f}" for m, sd in zip(t["mean"], t["sd"], strict=True))
             lines.append(f"| {s} | {t['seeds']} | {cells} |")
         lines.append("")
-        for k, v in d["targets"].items():
-            detail = ", ".join(f"{x} {y:.3f}" if isinstance(y, float) else f"{x}: {y}" for x, y in v.items()
-                               if x != "met")
-            lines.append(f"- {k}: {detail}: **{met(v['met'])}**")
+        lines += target_lines(d["targets"])
         lines.append("")
     lines += [f"Wall time of this invocation: {results['wall_seconds'] / 60:.1f} min (finished runs are reused).", ""]
     return "\n".join(lines)
