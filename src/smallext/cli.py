@@ -416,7 +416,7 @@ def quality_errors_cmd(
     options: dict[str, Any] | None = None,
 ) -> None:
     """Find span-level label errors with cross-fitted students (spurious, type, boundary, missing)."""
-    from smallext.datasets import load_documents
+    from smallext.datasets import documents_apart, load_documents
     from smallext.quality.errors import counts, label_errors, write_flags
     from smallext.schema import load_schema
 
@@ -429,10 +429,7 @@ def quality_errors_cmd(
         wanted = set(spread_docs.read_text(encoding="utf-8").split()) if spread_docs else {d.id for d in docs}
         support = reply_spread(sch.map_documents([d for d in docs if d.id in wanted]), spread, sch,
                                variants=variants, store=out_path.with_suffix(".spread.sqlite"), progress=not quiet)
-    trusted = []
-    if anchors is not None:
-        texts = {d.text for d in docs}
-        trusted = [d for d in load_documents(anchors) if d.text not in texts][:anchors_limit]
+    trusted = documents_apart(anchors, [d.text for d in docs], anchors_limit) if anchors is not None else []
     flags, _ = label_errors(docs, sch, student_options(options), folds=folds, seed=seed, progress=not quiet,
                             support=support, anchors=trusted)
     write_flags(flags, out_path)
@@ -576,14 +573,17 @@ def distill_cmd(
     _distill(config, force, quiet, [])
 
 
-def _distill(config: Path, force: list[str] | None, quiet: bool, exports: list[Path]) -> None:
+def _distill(config: Path, force: list[str] | None, quiet: bool, exports: list[Path], *,
+             review: bool = False) -> None:
+    """Run distill on ``config``; ``review``: the config must have a review section (``review loop``), and
+    ``exports`` are added to it."""
     from smallext.pipeline import distill, load_config
     from smallext.quality.review import AwaitingReview
 
     cfg = load_config(config)
+    if review and cfg.review is None:
+        raise ConfigError(f"{config}: no review section (budget, rounds, strategy, reviewer)")
     if exports:
-        if cfg.review is None:
-            raise ConfigError(f"{config}: --export needs a review section in the config")
         cfg = cfg.model_copy(update={"review": cfg.review.model_copy(
             update={"exports": [*cfg.review.exports, *map(str, exports)]})})
     try:
@@ -606,12 +606,7 @@ def review_loop_cmd(
 ) -> None:
     """The review loop: train, select, review (Label Studio or simulated), retrain; stops while a round waits
     for a person and goes on when its export is given."""
-    cfg_path = config
-    from smallext.pipeline import load_config
-
-    if load_config(cfg_path).review is None:
-        raise ConfigError(f"{cfg_path}: no review section (budget, rounds, strategy, reviewer)")
-    _distill(cfg_path, force, quiet, list(export or []))
+    _distill(config, force, quiet, list(export or []), review=True)
 
 
 def main() -> None:  # pragma: no cover - console entry point

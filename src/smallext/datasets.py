@@ -220,6 +220,20 @@ def load_documents(
     return read(path, fmt, **options)
 
 
+def documents_apart(spec: str | Path | Sequence[Document], texts: Iterable[str], limit: int,
+                    schema=None) -> list[Document]:
+    """The first ``limit`` documents of ``spec`` (see :func:`load_documents`) whose text is not among ``texts``
+    (a gold pool used beside a corpus that may be the same dataset), mapped to ``schema``'s types when given.
+
+    Raises:
+        DatasetError, FormatError: see :func:`load_documents`; ConfigError: labels ``schema`` does not know.
+    """
+    seen = set(texts)
+    docs = load_documents(spec)
+    docs = schema.map_documents(docs) if schema is not None else docs
+    return [d for d in docs if d.text not in seen][:limit]
+
+
 def convert(
     src: str | Path,
     dst: str | Path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -46,6 +47,13 @@ def read_jsonl(path: str | Path) -> list[Document]:
 def dumps(doc: Document) -> str:
     """One JSON line (no trailing newline) for ``doc``; non-ASCII characters are kept as they are."""
     return json.dumps(doc.to_dict(), ensure_ascii=False)
+
+
+def digest(docs: Iterable[Document]) -> str:
+    """SHA-256 (hex) of documents' content: their JSON forms with sorted keys, one per line, in order. Equal
+    documents in the same order give the same digest (a cache key for what was computed from them)."""
+    text = "\n".join(json.dumps(d.to_dict(), sort_keys=True) for d in docs)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def write_jsonl(docs: Iterable[Document], path: str | Path) -> int:

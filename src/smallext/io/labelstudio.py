@@ -127,11 +127,16 @@ def _reviewer(completed_by: Any) -> str:
     return f"user{completed_by}" if completed_by is not None else "unknown"
 
 
+def _when(annotation: dict[str, Any]) -> tuple[str, int]:
+    """An annotation's order in time: its last change (ISO time), then its id."""
+    return str(annotation.get("updated_at") or annotation.get("created_at") or ""), annotation.get("id") or 0
+
+
 def _latest(annotations: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     done = [a for a in annotations if not a.get("was_cancelled")]
     if not done:
         return None
-    return max(done, key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""), a.get("id") or 0))
+    return max(done, key=_when)
 
 
 def read_export(path: str | Path, *, schema=None, originals: Iterable[Document] | None = None) -> Imported:
@@ -225,7 +230,7 @@ def read_export(path: str | Path, *, schema=None, originals: Iterable[Document] 
         meta = dict(original.meta) if original is not None else {}
         meta["review"] = {"labelstudio_task": tid, "annotation": ann.get("id"), "reviewer": reviewer,
                           "updated_at": ann.get("updated_at") or ann.get("created_at")}
-        when = (str(ann.get("updated_at") or ann.get("created_at") or ""), ann.get("id") or 0)
+        when = _when(ann)
         if doc_id not in latest or when >= latest[doc_id][0]:
             latest[doc_id] = (when, Document(doc_id, text, spans, meta=meta, relations=rels))
     out.documents = [doc for _, doc in latest.values()]

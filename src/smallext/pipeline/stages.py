@@ -100,14 +100,13 @@ class QualityStage(Stage):
     def _anchors(self, ctx: Context, labelled: list[Document]) -> list[Document]:
         """The first ``quality.anchors`` gold documents of the teacher's example pool whose text is not in the
         labelled corpus (the corpus and the pool may be one dataset)."""
-        from smallext.datasets import load_documents
+        from smallext.datasets import documents_apart
 
         cfg: DistillConfig = ctx.cfg
         pool = cfg.teacher_options.get("examples")
         if not cfg.quality.anchors or not pool:
             return []
-        seen = {d.text for d in labelled}
-        return [d for d in ctx.schema.map_documents(load_documents(pool)) if d.text not in seen][: cfg.quality.anchors]
+        return documents_apart(pool, [d.text for d in labelled], cfg.quality.anchors, ctx.schema)
 
     def _escalate(self, ctx: Context, docs: list[Document], flags) -> tuple[list[Document], dict[str, Any]]:
         from smallext.quality.errors import document_scores
@@ -177,7 +176,7 @@ def student_data(cfg: DistillConfig, schema, silver: list[Document]) -> tuple[li
     Raises:
         ConfigError: ``gold_examples`` > 0 without ``teacher_options.examples``, or labels the schema lacks.
     """
-    from smallext.datasets import load_documents
+    from smallext.datasets import documents_apart, load_documents
 
     reviewed = [d for d in silver if d.meta.get("review")] if cfg.review is not None and cfg.review.as_dev else []
     if cfg.dev:
@@ -198,18 +197,10 @@ def student_data(cfg: DistillConfig, schema, silver: list[Document]) -> tuple[li
         pool_spec = cfg.teacher_options.get("examples")
         if not pool_spec:
             raise ConfigError("field gold_examples: needs teacher_options.examples (the gold example pool)")
-        seen = {d.text for d in silver} | {d.text for d in dev_docs}
-        pool = [d for d in schema.map_documents(load_documents(pool_spec)) if d.text not in seen]
-        gold = pool[: cfg.gold_examples]
+        gold = documents_apart(pool_spec, [d.text for d in [*silver, *dev_docs]], cfg.gold_examples, schema)
         train_docs += gold
         n_gold = len(gold)
     return train_docs, dev_docs, dev_kind, n_gold
-
-
-def _read(path) -> list[Document]:
-    from smallext.io import read_jsonl
-
-    return read_jsonl(path)
 
 
 def train_on(cfg: DistillConfig, schema, labels: list[Document], out, notes: Sequence[str] = (), *,
@@ -260,12 +251,12 @@ class ReviewStage(Stage):
 
     def run(self, ctx: Context) -> dict[str, Any]:
         from smallext.datasets import load_documents
-        from smallext.io import write_jsonl
+        from smallext.io import read_jsonl, write_jsonl
         from smallext.quality.review import review_loop
 
         cfg: DistillConfig = ctx.cfg
         opts = cfg.review
-        everything = _read(ctx.artifacts["labels"])
+        everything = read_jsonl(ctx.artifacts["labels"])
         labelled = ctx.schema.map_documents([d for d in everything if "teacher_error" not in d.meta])
         gold = ctx.schema.map_documents(load_documents(opts.gold)) if opts.gold else None
 
@@ -315,11 +306,11 @@ class TrainStage(Stage):
                 cfg.teacher_options.get("examples") if cfg.gold_examples else None, ctx.schema.model_dump(),
                 digest(ctx.out / AnnotateStage.writes["labels"]) if self._compare(ctx) else None]
 
-    def _train(self, ctx: Context, labels, out, note: str | None) -> dict[str, Any]:
+    def _train(self, ctx: Context, labels, out, notes: list[str]) -> dict[str, Any]:
         from smallext.io import read_jsonl
 
-        return train_on(ctx.cfg, ctx.schema, read_jsonl(labels), out, [note] if note else [],
-                        log=lambda m: ctx.log(self.name, m), progress=ctx.progress)
+        return train_on(ctx.cfg, ctx.schema, read_jsonl(labels), out, notes, log=lambda m: ctx.log(self.name, m),
+                        progress=ctx.progress)
 
     def run(self, ctx: Context) -> dict[str, Any]:
         out = self.outputs(ctx)
@@ -327,12 +318,11 @@ class TrainStage(Stage):
         notes = ["The teacher's labels were repaired by the quality stage (label errors found by cross-fitted "
                  "students) before training."] if repaired else []
         notes += review_notes(ctx.info.get("review"))
-        info = train_on(ctx.cfg, ctx.schema, _read(ctx.artifacts["labels"]), out["model"], notes,
-                        log=lambda m: ctx.log(self.name, m), progress=ctx.progress)
+        info = self._train(ctx, ctx.artifacts["labels"], out["model"], notes)
         if self._compare(ctx):
             info["without_repair"] = self._train(ctx, ctx.out / AnnotateStage.writes["labels"],
-                                                 out["model_without_repair"], "For comparison: the teacher's labels "
-                                                 "as given, without the quality stage's repair.")
+                                                 out["model_without_repair"], ["For comparison: the teacher's "
+                                                 "labels as given, without the quality stage's repair."])
         return info
 
 

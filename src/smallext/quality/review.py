@@ -15,7 +15,6 @@ is annotated or skipped in the export given; until then the run waits for a late
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections.abc import Callable, Sequence
@@ -164,6 +163,7 @@ def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_
     """
     from smallext.evaluate import evaluate
     from smallext.io import read_jsonl, write_jsonl
+    from smallext.io.jsonl import digest
     from smallext.io.labelstudio import read_export, write_tasks
     from smallext.quality.select import NEEDS_MODEL, select
     from smallext.students.extractor import Extractor
@@ -171,8 +171,7 @@ def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_
     if options.reviewer == "simulated" and gold is None:
         raise ConfigError("review.gold: a simulated reviewer needs the gold labels")
     out_dir = Path(out_dir)
-    labels_digest = hashlib.sha256("\n".join(json.dumps(d.to_dict(), sort_keys=True) for d in labels).encode())
-    key = {"options": options.model_dump(exclude={"exports", "rounds"}), "labels": labels_digest.hexdigest(),
+    key = {"options": options.model_dump(exclude={"exports", "rounds"}), "labels": digest(labels),
            "test": test is not None}
     state_path = out_dir / "state.json"
     state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.is_file() else None

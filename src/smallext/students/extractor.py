@@ -78,9 +78,16 @@ class Extractor:
         tokenizer.no_truncation()
         return cls(model_dir, config, session, tokenizer, str(onnx_path))
 
-    def _run(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+    def _run(self, batch: dict[str, np.ndarray], output: str = "logits") -> np.ndarray:
         feed = {k: v for k, v in batch.items() if k in self._inputs}
-        return self.session.run(["logits"], feed)[0]
+        return self.session.run([output], feed)[0]
+
+    @staticmethod
+    def _documents(inputs: Iterable[str | Document] | str | Document) -> list[Document]:
+        """Inputs as Documents (texts get ids ``"0"``, ``"1"``...)."""
+        if isinstance(inputs, (str, Document)):
+            inputs = [inputs]
+        return [x if isinstance(x, Document) else Document(str(i), x) for i, x in enumerate(inputs)]
 
     def extract(
         self, inputs: Iterable[str | Document] | str | Document, *, batch_size: int = 32
@@ -138,17 +145,10 @@ class Extractor:
         if not 0.0 <= p < 1.0 or (rate is None and p == 0.0):
             raise ConfigError(f"MC dropout needs a dropout rate in (0, 1); {self.model_dir} was trained with "
                               f"{p}: give rate=")
-        if isinstance(inputs, (str, Document)):
-            inputs = [inputs]
-        texts = [x.text if isinstance(x, Document) else x for x in inputs]
-        encoded = encode(self.tokenizer, texts)
+        encoded = encode(self.tokenizer, [d.text for d in self._documents(inputs)])
         wins = windows(encoded, self._cls, self._sep, self.max_length, self.stride)
-
-        def hidden(batch):
-            feed = {k: v for k, v in batch.items() if k in self._inputs}
-            return self.session.run(["hidden"], feed)[0]
-
-        vectors = predict_word_probs(encoded, wins, hidden, batch_size, self.pad_id, transform=None)
+        vectors = predict_word_probs(encoded, wins, lambda batch: self._run(batch, "hidden"), batch_size,
+                                     self.pad_id, transform=None)
         rng = np.random.default_rng(seed)
         out = []
         for e, h in zip(encoded, vectors, strict=True):
@@ -162,9 +162,7 @@ class Extractor:
         return out
 
     def _predict(self, inputs, batch_size: int, with_probs: bool):
-        if isinstance(inputs, (str, Document)):
-            inputs = [inputs]
-        docs = [x if isinstance(x, Document) else Document(str(i), x) for i, x in enumerate(inputs)]
+        docs = self._documents(inputs)
         if not docs:
             return ([], []) if with_probs else []
         return predict_documents(docs, self.tokenizer, (self._cls, self._sep), self._run, self.tags,
