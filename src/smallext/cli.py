@@ -190,16 +190,29 @@ def evaluate_cmd(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the scores as JSON.")] = None,
     subset: Annotated[bool, typer.Option(help="Score only the gold documents that have a prediction.")] = False,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the micro-F1 95% interval.")] = 1000,
+    schema: Annotated[Path | None, typer.Option(help="Schema: gold labels mapped to its types, its symmetric "
+                                                     "relation types matched in either direction.")] = None,
 ) -> None:
-    """Entity-level strict-match precision, recall and F1 (micro, macro, per type) with a bootstrap CI."""
+    """Entity-level strict-match precision, recall and F1 (micro, macro, per type) with a bootstrap CI; relation
+    scores (strict and boundaries) when the gold or the predictions have relations."""
     from smallext.datasets import load_documents
-    from smallext.evaluate import evaluate, render_table
+    from smallext.evaluate import evaluate, render_relation_table, render_table
+    from smallext.schema import load_schema
 
-    result = evaluate(load_documents(gold), load_documents(pred), subset=subset, n_boot=n_boot)
+    gold_docs, symmetric = load_documents(gold), []
+    if schema is not None:
+        sch = load_schema(schema)
+        gold_docs, symmetric = sch.map_documents(gold_docs), sch.symmetric_relations
+    result = evaluate(gold_docs, load_documents(pred), subset=subset, n_boot=n_boot, symmetric=symmetric)
     out.print(render_table(result))
     m = result["micro"]
     lo, hi = m["ci95"]
     out.print(f"micro F1 {m['f1']:.4f}  (95% CI {lo:.4f}-{hi:.4f}, {result['documents']:,} documents)")
+    if "relations" in result:
+        out.print(render_relation_table(result))
+        r = result["relations"]
+        out.print(f"relation micro F1: strict {r['strict']['micro']['f1']:.4f}, "
+                  f"boundaries {r['boundaries']['micro']['f1']:.4f}")
     if json_out is not None:
         write_json(result, json_out)
 
@@ -218,14 +231,17 @@ def train_cmd(
     ] = False,
     options: dict[str, Any] | None = None,
 ) -> None:
-    """Train a student, export it to ONNX int8, and write the model directory with its model card."""
+    """Train a student, export it to ONNX int8, and write the model directory with its model card. A schema with
+    relation types trains the relation classifier too."""
     from smallext.students.train import train_student
 
     summary = train_student(schema, train, dev, out, student_options(options), test_data=test,
                             group_documents=group_documents)
     for key in ("dev_torch", "dev_int8", "test_int8"):
         if summary[key] is not None:
-            console.print(f"{key}: micro F1 {summary[key]['micro']['f1']:.4f}")
+            rel = summary[key].get("relations")
+            extra = f", relation strict micro F1 {rel['strict']['micro']['f1']:.4f}" if rel else ""
+            console.print(f"{key}: micro F1 {summary[key]['micro']['f1']:.4f}{extra}")
     console.print(f"model written to {summary['model_dir']}")
 
 

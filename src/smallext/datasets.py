@@ -21,7 +21,6 @@ from typing import Any
 
 from smallext.doc import Document
 from smallext.errors import DatasetError
-from smallext.io.columns import read_columns
 from smallext.io.formats import format_from_path, read, write
 
 __all__ = [
@@ -96,6 +95,20 @@ DATASETS: dict[str, DatasetInfo] = {
         _crossner("science"),
         _wikiann("en"),
         _wikiann("fr"),
+        DatasetInfo(
+            "conll04",
+            "spert",
+            {s: f"conll04/spert-split-tablert-format/conll04_{s}.json" for s in SPLITS},
+            "conll04.yaml",
+            "conll04/PROVENANCE.md",
+        ),
+        DatasetInfo(
+            "scierc",
+            "scierc",
+            {s: f"scierc/processed_data/json/{s}.json" for s in SPLITS},
+            "scierc.yaml",
+            "scierc/PROVENANCE.md",
+        ),
     ]
 }
 
@@ -168,7 +181,8 @@ def load(name: str, split: str | None = None, *, group_documents: bool = False) 
         name: a registry name (``"conll2003"``) or the string form ``"conll2003:test"``.
         split: ``"train"``, ``"dev"`` or ``"test"`` (aliases ``validation``, ``testa``, ``testb``); overrides a
             split given in ``name``; default ``"test"``.
-        group_documents: for CoNLL-2003, one Document per article instead of per sentence.
+        group_documents: for CoNLL-2003, one Document per article instead of per sentence; for SciERC, one per
+            abstract.
 
     Returns:
         Documents with ids ``"NAME:SPLIT:00000"`` ..., one per sentence (or article).
@@ -181,7 +195,10 @@ def load(name: str, split: str | None = None, *, group_documents: bool = False) 
     name, split = parse_spec(name)
     info = DATASETS[name]
     path = dataset_path(name, split)
-    docs = read_columns(path, info.fmt, group_documents=group_documents, id_prefix=f"{name}:{split}")
+    options: dict[str, Any] = {"id_prefix": f"{name}:{split}"}
+    if info.fmt != "spert":
+        options["group_documents"] = group_documents
+    docs = read(path, info.fmt, **options)
     for d in docs:
         d.meta["dataset"] = f"{name}:{split}"
     return docs
@@ -213,9 +230,9 @@ def load_documents(
             f"{spec_s!r} is neither an existing file nor a registered dataset ({', '.join(DATASETS)})"
         )
     fmt = fmt or format_from_path(path)
-    if fmt in ("conll", "tsv", "wikiann"):
+    if fmt in ("conll", "tsv", "wikiann", "scierc"):
         options = {"group_documents": group_documents, **options}
-    elif fmt != "text":
+    elif fmt not in ("text", "spert"):
         options = {}
     return read(path, fmt, **options)
 
@@ -256,14 +273,16 @@ def convert(
 
 
 def describe(docs: Iterable[Document]) -> dict:
-    """Corpus statistics: documents, sentences, tokens, entities, and entities per type.
+    """Corpus statistics: documents, sentences, tokens, entities and relations, each per type too.
 
     Sentences are ``meta["sentences"]`` for grouped articles, else one per document; tokens are
     ``len(doc.tokens)`` when the corpus is tokenised, else whitespace-separated pieces.
     """
     n_docs = n_sent = n_tok = 0
     per_type: Counter = Counter()
+    per_relation: Counter = Counter()
     for d in docs:
+        per_relation.update(r.label for r in d.relations)
         n_docs += 1
         n_sent += int(d.meta.get("sentences", 1))
         n_tok += len(d.tokens) if d.tokens is not None else len(d.text.split())
@@ -274,4 +293,6 @@ def describe(docs: Iterable[Document]) -> dict:
         "tokens": n_tok,
         "entities": sum(per_type.values()),
         "per_type": dict(sorted(per_type.items())),
+        "relations": sum(per_relation.values()),
+        "per_relation_type": dict(sorted(per_relation.items())),
     }

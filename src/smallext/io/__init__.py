@@ -11,6 +11,8 @@ wikiann   ``lang:token<TAB>TAG`` (WikiANN, Rahimi et al. 2019)    IOB2    --
 jsonl     native JSON Lines (:mod:`smallext.doc`)                 yes     yes
 text      one document per line, no labels                      yes     yes
 spacy     spaCy's DocBin (``.spacy``; entities as ``doc.ents``)    yes     yes
+spert     SpERT/TablERT JSON with relations (CoNLL04)             yes     --
+scierc    SciERC JSON Lines with relations (DyGIE++/PURE)         yes     --
 ========  =====================================================  ======  =======
 
 Modules: :mod:`.formats` (read or write any of them), one module per format, :mod:`.tags` (IOB tag schemes)

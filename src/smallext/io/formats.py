@@ -11,11 +11,13 @@ from smallext.errors import FormatError
 from smallext.io.columns import read_columns, write_columns
 from smallext.io.docbin import read_docbin, write_docbin
 from smallext.io.jsonl import read_jsonl, write_jsonl
+from smallext.io.scierc import read_scierc
+from smallext.io.spert import read_spert
 from smallext.io.text import read_text, write_text
 
 __all__ = ["FORMATS", "WRITABLE", "format_from_path", "read", "write"]
 
-FORMATS = ("conll", "tsv", "wikiann", "jsonl", "text", "spacy")
+FORMATS = ("conll", "tsv", "wikiann", "jsonl", "text", "spacy", "spert", "scierc")
 WRITABLE = ("conll", "tsv", "jsonl", "text", "spacy")
 
 _EXTENSIONS = {
@@ -53,7 +55,7 @@ def read(path: str | Path, fmt: str | None = None, **options: Any) -> list[Docum
         path: the file.
         fmt: one of :data:`FORMATS`; ``None`` infers it from the extension.
         **options: passed to the format's reader (for column formats: ``group_documents``, ``scheme``,
-            ``id_prefix``).
+            ``id_prefix``; ``spert``: ``id_prefix``; ``scierc``: ``id_prefix``, ``group_documents``).
 
     Raises:
         FormatError: malformed content (file and line named) or unknown format.
@@ -68,6 +70,10 @@ def read(path: str | Path, fmt: str | None = None, **options: Any) -> list[Docum
         return read_text(path, **options)
     if fmt == "spacy":
         return read_docbin(path, **options)
+    if fmt == "spert":
+        return read_spert(path, **options)
+    if fmt == "scierc":
+        return read_scierc(path, **options)
     raise FormatError(path, None, f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 

@@ -3,7 +3,9 @@
 Endpoints:
 
 * ``POST /extract`` with ``{"texts": [...]}`` or ``{"documents": [{"id", "text"}]}`` returns
-  ``{"model", "documents": [{"id", "text", "spans": [{"start", "end", "label", "text", "score"}]}]}``.
+  ``{"model", "documents": [{"id", "text", "spans": [{"start", "end", "label", "text", "score"}],
+  "relations": [{"head", "tail", "label", "head_text", "tail_text", "score"}]}]}`` (``relations`` is empty for a
+  student without relation types; ``head``/``tail`` index ``spans``).
 * ``GET /health``; ``GET /metadata`` (schema, model-card fields, versions).
 
 Concurrent requests are micro-batched: texts wait at most ``batch_wait_ms`` for others, then go to
@@ -90,10 +92,21 @@ class SpanOut(BaseModel):
     score: float | None = Field(description="mean tag probability, 0-1")
 
 
+class RelationOut(BaseModel):
+    head: int = Field(description="index of the head (first argument) in the document's spans")
+    tail: int = Field(description="index of the tail (second argument) in the document's spans")
+    label: str
+    head_text: str
+    tail_text: str
+    score: float | None = Field(description="the relation classifier's probability, 0-1")
+
+
 class DocOut(BaseModel):
     id: str
     text: str
     spans: list[SpanOut]
+    relations: list[RelationOut] = Field(default_factory=list,
+                                         description="relations between the spans (students with relation types)")
 
 
 class ExtractResponse(BaseModel):
@@ -208,7 +221,8 @@ def create_app(
         import tokenizers
 
         return {
-            "model": name, "entity_types": cfg["entity_types"], "schema": cfg.get("schema"),
+            "model": name, "entity_types": cfg["entity_types"],
+            "relation_types": [r["name"] for r in cfg.get("relation_types") or []], "schema": cfg.get("schema"),
             "card": cfg.get("card"), "base_model": cfg.get("base_model"), "created": cfg.get("created"),
             "limits": app.state.limits,
             "versions": {"smallext": _version(), "onnxruntime": onnxruntime.__version__,
@@ -233,7 +247,11 @@ def create_app(
         out = await batcher.submit(docs)
         return ExtractResponse(model=name, documents=[
             DocOut(id=d.id, text=d.text, spans=[SpanOut(start=s.start, end=s.end, label=s.label,
-                                                        text=d.span_text(s), score=s.score) for s in d.spans])
+                                                        text=d.span_text(s), score=s.score) for s in d.spans],
+                   relations=[RelationOut(head=r.head, tail=r.tail, label=r.label,
+                                          head_text=d.span_text(d.spans[r.head]),
+                                          tail_text=d.span_text(d.spans[r.tail]), score=r.score)
+                              for r in d.relations])
             for d in out
         ])
 

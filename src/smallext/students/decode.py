@@ -80,17 +80,16 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def predict_word_probs(
+def gather_pieces(
     encoded: Sequence[EncodedText], wins: Sequence[Window], run: Runner, batch_size: int = 32, pad_id: int = 0,
-    max_batch_pieces: int | None = None, transform: Callable[[np.ndarray], np.ndarray] | None = softmax,
+    max_batch_pieces: int | None = None,
 ) -> list[np.ndarray]:
-    """Run the model over all windows and gather, for each text, the tag probabilities of each word's first
-    piece from the window that owns it. Returns (n_words, L) arrays.
+    """Run the model over all windows and stitch, for each text, the outputs of every word piece from the window
+    that owns it. Returns (n_pieces, D) arrays of ``run``'s outputs, one per text.
 
     Windows are sorted by length and batched: at most ``batch_size`` windows and at most
     ``max_batch_pieces`` padded pieces per call (default ``batch_size * 64``), which bounds memory when
-    windows are long. ``transform`` turns a window's piece outputs into what is gathered (softmax of logits;
-    None keeps ``run``'s outputs as they are, e.g. hidden states (n_words, D)).
+    windows are long.
     """
     order = sorted(range(len(wins)), key=lambda k: len(wins[k].ids))
     budget = max_batch_pieces or batch_size * 64
@@ -101,20 +100,33 @@ def predict_word_probs(
             batches[-1].append(w)
         else:
             batches.append([w])
-    piece_probs: list[np.ndarray | None] = [None] * len(encoded)
+    pieces: list[np.ndarray | None] = [None] * len(encoded)
     for batch in batches:
-        logits = run(pad_batch(batch, pad_id))
-        for w, lg in zip(batch, logits, strict=True):
+        out = run(pad_batch(batch, pad_id))
+        for w, lg in zip(batch, out, strict=True):
             enc = encoded[w.text_index]
-            if piece_probs[w.text_index] is None:
-                piece_probs[w.text_index] = np.zeros((len(enc.ids), lg.shape[-1]), dtype=np.float32)
+            if pieces[w.text_index] is None:
+                pieces[w.text_index] = np.zeros((len(enc.ids), lg.shape[-1]), dtype=np.float32)
             a, b = w.own_start, w.own_end
             if b > a:
-                piece = lg[1 + a - w.start : 1 + b - w.start]
-                piece_probs[w.text_index][a:b] = piece if transform is None else transform(piece)
+                pieces[w.text_index][a:b] = lg[1 + a - w.start : 1 + b - w.start]
+    return [p if p is not None else np.zeros((0, 1), np.float32) for p in pieces]
+
+
+def predict_word_probs(
+    encoded: Sequence[EncodedText], wins: Sequence[Window], run: Runner, batch_size: int = 32, pad_id: int = 0,
+    max_batch_pieces: int | None = None, transform: Callable[[np.ndarray], np.ndarray] | None = softmax,
+) -> list[np.ndarray]:
+    """Run the model over all windows (:func:`gather_pieces`) and keep, for each text, the outputs of each word's
+    first piece. Returns (n_words, L) arrays. ``transform`` turns the piece outputs into what is kept (softmax of
+    logits; None keeps ``run``'s outputs as they are, e.g. hidden states (n_words, D))."""
     out = []
-    for enc, pp in zip(encoded, piece_probs, strict=True):
-        out.append(pp[enc.first_piece] if pp is not None and len(enc.first_piece) else np.zeros((0, 1)))
+    for enc, pp in zip(encoded, gather_pieces(encoded, wins, run, batch_size, pad_id, max_batch_pieces), strict=True):
+        if not len(enc.first_piece):
+            out.append(np.zeros((0, 1)))
+            continue
+        first = pp[enc.first_piece]
+        out.append(first if transform is None else transform(first))
     return out
 
 
@@ -160,7 +172,7 @@ class WordProbs:
 def predict_documents(
     docs: Sequence[Document], tokenizer, special: tuple[int, int], run: Runner, tags: Sequence[str], *,
     max_length: int, stride: int, batch_size: int = 32, pad_id: int = 0, source: str | None = None,
-    constraints=None, with_probs: bool = False,
+    constraints=None, with_probs: bool = False, relations=None,
 ) -> list[Document] | tuple[list[Document], list[WordProbs]]:
     """The prediction loop that training (torch) and the extractor (onnxruntime) share: encode the texts, run
     ``run`` over their windows, decode each text's word probabilities into spans.
@@ -174,16 +186,26 @@ def predict_documents(
         source: the spans' ``source``.
         with_probs: also return each document's :class:`WordProbs` (computed anyway; returning them costs
             nothing more).
+        relations: ``(spec, relation_runner)`` (see :mod:`smallext.students.relations`) to predict relations
+            too; ``run`` then returns the tag logits and the encoder states side by side, (B, T, L + H).
 
     Returns:
         One Document per input, in input order; with ``with_probs``, ``(documents, word probabilities)``.
     """
     encoded = encode(tokenizer, [d.text for d in docs])
     wins = windows(encoded, special[0], special[1], max_length, stride)
-    probs = predict_word_probs(encoded, wins, run, batch_size, pad_id)
+    n_tags = len(tags)
+    raw = gather_pieces(encoded, wins, run, batch_size, pad_id)
+    probs = [softmax(r[e.first_piece, :n_tags]) if len(e.first_piece) else np.zeros((0, 1))
+             for e, r in zip(encoded, raw, strict=True)]
     cons = constraints if constraints is not None else allowed_transitions(tags)
     out = [d.with_spans(decode_words(p, e.words, tags, cons, source)) for d, e, p in zip(docs, encoded, probs,
                                                                                        strict=True)]
+    if relations is not None:
+        from smallext.students.relations import predict_relations
+
+        spec, run_relations = relations
+        out = predict_relations(out, encoded, [r[:, n_tags:] for r in raw], run_relations, spec, source=source)
     if not with_probs:
         return out
     tag_names = tuple(tags)

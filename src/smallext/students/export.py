@@ -5,6 +5,8 @@ A packaged model is a directory a person can inspect::
     model.onnx       int8 weights (onnxruntime dynamic quantization of the fp32 export)
     tokenizer.json   the base model's fast tokenizer
     head.npz         the tag classifier in fp32 (for MC dropout on its input; see :func:`save_head`)
+    relation.onnx    (relation students) the relation classifier in fp32, over pooled encoder states
+                     (:func:`export_relation_onnx`)
     config.json      tags, entity types, window sizes, casing flag, the schema, scores
     README.md        model card: base model, training data, teacher, dev/test scores, size, date
 
@@ -28,7 +30,7 @@ import torch
 from smallext.evaluate import slim
 from smallext.io.atomic import atomic_directory, atomic_write
 from smallext.students.base import layers_phrase
-from smallext.students.model import TokenClassifier, with_hidden
+from smallext.students.model import RELATION_INPUTS, TokenClassifier, relation_probs, with_hidden
 
 INPUTS = ["input_ids", "attention_mask", "case_ids"]
 OUTPUTS = ["logits", "hidden"]
@@ -68,6 +70,23 @@ def _trace(model: TokenClassifier, path: Path, opset: int) -> Path:
             with_hidden(model), args, str(path), input_names=INPUTS, output_names=OUTPUTS,
             dynamic_axes=axes, opset_version=opset, dynamo=False,
         )
+    return path
+
+
+def export_relation_onnx(model: TokenClassifier, path: str | Path, opset: int = 17) -> Path:
+    """Export the relation head (sigmoid probabilities, fp32) to ONNX with a dynamic pair axis: inputs
+    :data:`~smallext.students.model.RELATION_INPUTS`, output ``probs`` (pairs, n_relation_types). It is a few
+    hundred thousand weights, so it stays fp32. Returns ``path``."""
+    path = Path(path)
+    head = model.relations.to("cpu").eval()
+    h = model.encoder.config.hidden_size
+    args = (torch.zeros(2, h), torch.zeros(2, h), torch.zeros(2, h), torch.zeros(2, dtype=torch.long),
+            torch.zeros(2, dtype=torch.long), torch.zeros(2, dtype=torch.long))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(relation_probs(head), args, str(path), input_names=RELATION_INPUTS, output_names=["probs"],
+                          dynamic_axes={k: {0: "pairs"} for k in [*RELATION_INPUTS, "probs"]}, opset_version=opset,
+                          dynamo=False)
     return path
 
 
@@ -145,6 +164,8 @@ def package(
             fp32.unlink()
         result.tokenizer.save(str(tmp / "tokenizer.json"))
         save_head(result.model, tmp / "head.npz")
+        if result.relation_types:
+            export_relation_onnx(result.model, tmp / "relation.onnx")
         card = dict(card or {})
         if result.dev is not None:
             card["scores"] = {"dev (torch, best epoch)": slim(result.dev), **(card.get("scores") or {})}
@@ -161,6 +182,8 @@ def package(
             "parameters": sum(p.numel() for p in result.model.parameters()),
             "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d"),
             "training": result.card_facts(),
+            "relation_types": result.relation_types,
+            "relation_threshold": result.config.relation_threshold,
             "schema": schema.model_dump() if schema is not None else None,
             "card": card,
         }
@@ -171,10 +194,16 @@ def package(
 
 
 def _score_line(name: str, res: dict[str, Any]) -> str:
+    rel = res.get("relations")
     m = res["micro"]
     ci = m.get("ci95") or [0, 0]
     ci_s = f" (95% CI {ci[0]:.4f}-{ci[1]:.4f})" if ci != [0.0, 0.0] else ""
-    return f"| {name} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f}{ci_s} | {res.get('documents', '')} |"
+    line = f"| {name} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f}{ci_s} | {res.get('documents', '')} |"
+    if rel:
+        r, b = rel["strict"]["micro"], rel["boundaries"]["micro"]
+        line += f"\n| {name}, relations strict | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f} " \
+                f"(boundaries {b['f1']:.4f}) | {res.get('documents', '')} |"
+    return line
 
 
 def model_card(config: dict[str, Any]) -> str:
@@ -194,18 +223,25 @@ def model_card(config: dict[str, Any]) -> str:
         f"{tr.get('train_seconds', '?')} s",
         f"- Size on disk: {config.get('size_mb', '?')} MB (int8 ONNX, onnxruntime)",
         f"- Windows: {config['max_length']} word pieces with {config['stride']} overlap; nothing is truncated",
+    ]
+    if config.get("relation_types"):
+        lines.append(f"- Relations: {', '.join(r['name'] for r in config['relation_types'])}, between pairs of "
+                     f"predicted entities at most {config['max_length'] - 2} word pieces apart (one encoder window); "
+                     f"a relation is predicted at probability >= {config.get('relation_threshold', 0.5)}")
+    lines += [
         "",
-        "## Scores (entity-level, strict match)",
+        "## Scores (strict match)",
         "",
         "| set | precision | recall | F1 | documents |",
         "|---|---|---|---|---|",
     ]
     for name, res in (card.get("scores") or {}).items():
         lines.append(_score_line(name, res))
-    lines += ["", "## Training history", "", "| epoch | loss | dev F1 |", "|---|---|---|"]
+    lines += ["", "## Training history", "", "| epoch | loss | dev F1 | dev relation F1 |", "|---|---|---|---|"]
     for row in tr.get("history", []):
         f1 = f"{row['dev_f1']:.4f}" if "dev_f1" in row else "-"
-        lines.append(f"| {row['epoch']} | {row['loss']:.4f} | {f1} |")
+        rf1 = f"{row['dev_relation_f1']:.4f}" if "dev_relation_f1" in row else "-"
+        lines.append(f"| {row['epoch']} | {row['loss']:.4f} | {f1} | {rf1} |")
     notes = card.get("notes") or []
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]

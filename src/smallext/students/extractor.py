@@ -19,12 +19,15 @@ class Extractor:
     """A packaged student (see :mod:`smallext.students.export`) ready to extract spans from text.
 
     Use :meth:`load`; then :meth:`extract` takes strings or Documents and returns Documents with spans
-    (character offsets, labels, and a score in [0, 1]: the mean probability of the span's tags).
+    (character offsets, labels, and a score in [0, 1]: the mean probability of the span's tags) and, for a student
+    with relation types, relations between them (head/tail span indices, a score in [0, 1]: the relation
+    classifier's probability; see :mod:`smallext.students.relations`).
     :meth:`extract_with_probs` returns each word's tag probabilities beside them (for label-error detection
     and active learning).
     """
 
-    def __init__(self, model_dir: Path, config: dict[str, Any], session, tokenizer, onnx_file: str) -> None:
+    def __init__(self, model_dir: Path, config: dict[str, Any], session, tokenizer, onnx_file: str,
+                 relation_session=None) -> None:
         self.model_dir = model_dir
         self.config = config
         self.session = session
@@ -42,6 +45,18 @@ class Extractor:
 
         self._cls, self._sep = special_ids(tokenizer)
         self.source = f"model:{model_dir.name}"
+        self.relation_session = relation_session
+        self.relation_spec = None
+        if config.get("relation_types"):
+            from smallext.students.relations import RelationSpec
+
+            self.relation_spec = RelationSpec.from_types(config["relation_types"], self.entity_types,
+                                                         config.get("relation_threshold", 0.5), self.max_length - 2)
+
+    @property
+    def relation_types(self) -> list[str]:
+        """The relation type names this student predicts (empty for an entity-only student)."""
+        return list(self.relation_spec.labels) if self.relation_spec else []
 
     @classmethod
     def load(cls, model_dir: str | Path, *, threads: int | None = None, onnx_file: str = "model.onnx") -> Extractor:
@@ -73,14 +88,29 @@ class Extractor:
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        relation_session = None
+        if config.get("relation_types"):
+            rel_path = model_dir / "relation.onnx"
+            if not rel_path.is_file():
+                raise ConfigError(f"not a smallext model directory: {rel_path} is missing (the config names "
+                                  "relation types)")
+            relation_session = ort.InferenceSession(str(rel_path), opts, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         tokenizer.no_padding()
         tokenizer.no_truncation()
-        return cls(model_dir, config, session, tokenizer, str(onnx_path))
+        return cls(model_dir, config, session, tokenizer, str(onnx_path), relation_session)
 
     def _run(self, batch: dict[str, np.ndarray], output: str = "logits") -> np.ndarray:
         feed = {k: v for k, v in batch.items() if k in self._inputs}
         return self.session.run([output], feed)[0]
+
+    def _run_both(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Logits and encoder states side by side, (B, T, n_tags + H), from one encoder pass."""
+        feed = {k: v for k, v in batch.items() if k in self._inputs}
+        return np.concatenate(self.session.run(["logits", "hidden"], feed), axis=-1)
+
+    def _run_relations(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        return self.relation_session.run(["probs"], feats)[0]
 
     @staticmethod
     def _documents(inputs: Iterable[str | Document] | str | Document) -> list[Document]:
@@ -165,10 +195,11 @@ class Extractor:
         docs = self._documents(inputs)
         if not docs:
             return ([], []) if with_probs else []
-        return predict_documents(docs, self.tokenizer, (self._cls, self._sep), self._run, self.tags,
-                                 max_length=self.max_length, stride=self.stride, batch_size=batch_size,
+        rel = (self.relation_spec, self._run_relations) if self.relation_spec is not None else None
+        return predict_documents(docs, self.tokenizer, (self._cls, self._sep), self._run_both if rel else self._run,
+                                 self.tags, max_length=self.max_length, stride=self.stride, batch_size=batch_size,
                                  pad_id=self.pad_id, source=self.source, constraints=self._constraints,
-                                 with_probs=with_probs)
+                                 with_probs=with_probs, relations=rel)
 
 
 FILE_CHUNK = 1024

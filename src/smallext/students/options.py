@@ -32,3 +32,7 @@ class StudentOptions(BaseModel):
     layers: int | None = Field(None, ge=1, description="keep only the base encoder's first N layers (default all): "
                                                        "faster, smaller")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch and onnxruntime")
+    relation_threshold: float = Field(0.5, gt=0, lt=1, description="relation students: probability at or above "
+                                                                   "which a relation is predicted")
+    relation_negatives: int = Field(100, ge=0, description="relation students: at most this many entity pairs "
+                                                           "without a relation per window and epoch")

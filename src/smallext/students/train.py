@@ -3,6 +3,12 @@
 AdamW (Loshchilov & Hutter, 2019) with linear warm-up and decay, gradient clipping, evaluation on a dev set
 after each epoch, and the best epoch by dev micro F1 kept. A span's ``score`` (when present) weights its
 words in the loss, so a teacher's confidence can soften uncertain labels. Deterministic given a seed.
+
+With relation types, the relation classifier (:class:`~smallext.students.model.RelationHead`) is trained jointly
+on the same encoder, as SpERT does (Eberts & Ulges, 2020): each step adds the binary cross-entropy of every
+candidate pair of gold entity spans in the batch's windows (all pairs with a relation, and at most
+``relation_negatives`` pairs without one per window, drawn anew each epoch), summed over relation types and
+averaged over pairs. The best epoch is then the one with the best sum of dev entity and strict relation micro F1.
 """
 
 from __future__ import annotations
@@ -27,8 +33,16 @@ from smallext.io.atomic import atomic_directory
 from smallext.students.base import load_tokenizer, resolve_base_model, special_ids
 from smallext.students.decode import WordProbs, predict_documents
 from smallext.students.features import bio_labels, encode, label_words, pad_batch, windows
-from smallext.students.model import TokenClassifier, build_model, torch_runner
+from smallext.students.model import TokenClassifier, build_model, torch_relation_runner, torch_runner
 from smallext.students.options import StudentOptions
+from smallext.students.relations import (
+    RelationSpec,
+    candidate_pairs,
+    context_range,
+    pair_classes,
+    span_pieces,
+    span_words,
+)
 
 __all__ = ["TrainResult", "predict", "train", "train_student"]
 
@@ -47,6 +61,15 @@ class TrainResult:
     dev: dict[str, Any] | None
     history: list[dict[str, float]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    relation_types: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def relation_spec(self) -> RelationSpec | None:
+        """The relation rules of this student (None for an entity-only student)."""
+        if not self.relation_types:
+            return None
+        return RelationSpec.from_types(self.relation_types, self.entity_types, self.config.relation_threshold,
+                                       self.config.max_length - 2)
 
     def card_facts(self) -> dict[str, Any]:
         return {"config": self.config.model_dump(), "best_epoch": self.best_epoch, "history": self.history,
@@ -62,7 +85,8 @@ class TrainResult:
             self.tokenizer.save(str(tmp / "tokenizer.json"))
             meta = {"format": "smallext-checkpoint/1", "tags": self.tags, "entity_types": self.entity_types,
                     "config": self.config.model_dump(), "base_dir": self.base_dir, "best_epoch": self.best_epoch,
-                    "dev": slim(self.dev) if self.dev else None, "history": self.history, "stats": self.stats}
+                    "dev": slim(self.dev) if self.dev else None, "history": self.history, "stats": self.stats,
+                    "relation_types": self.relation_types}
             (tmp / "checkpoint.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return path
 
@@ -80,10 +104,12 @@ class TrainResult:
             raise ConfigError(f"not a smallext checkpoint: {path / 'checkpoint.json'} is missing")
         meta = json.loads((path / "checkpoint.json").read_text(encoding="utf-8"))
         cfg = StudentOptions.model_validate(meta["config"])
-        model = build_model(meta["base_dir"], len(meta["tags"]), cfg.casing, cfg.dropout, cfg.layers)
+        rel = meta.get("relation_types") or []
+        model = build_model(meta["base_dir"], len(meta["tags"]), cfg.casing, cfg.dropout, cfg.layers,
+                            (len(meta["entity_types"]), len(rel)) if rel else None)
         model.load_state_dict(torch.load(path / "weights.pt", weights_only=True))
         return cls(model.eval(), load_tokenizer(str(path)), meta["tags"], meta["entity_types"], cfg, meta["base_dir"],
-                   meta["best_epoch"], meta["dev"], meta["history"], meta["stats"])
+                   meta["best_epoch"], meta["dev"], meta["history"], meta["stats"], rel)
 
 
 def set_seed(seed: int) -> None:
@@ -103,15 +129,108 @@ def predict(
     batch_size: int = 64,
     source: str | None = None,
     with_probs: bool = False,
+    relations: RelationSpec | None = None,
 ) -> list[Document] | tuple[list[Document], list[WordProbs]]:
     """Run a torch student over Documents; returns copies with predicted spans (same ids and texts), and with
     ``with_probs`` each document's word-level tag probabilities too (see
-    :func:`~smallext.students.decode.predict_documents`)."""
+    :func:`~smallext.students.decode.predict_documents`). ``relations``: the student's relation rules, to
+    predict relations with its relation head."""
     cls_id, sep_id = special_ids(tokenizer)
     pad_id = getattr(model.encoder.config, "pad_token_id", 0) or 0
-    return predict_documents(docs, tokenizer, (cls_id, sep_id), torch_runner(model), tags, max_length=max_length,
-                             stride=stride, batch_size=batch_size, pad_id=pad_id, source=source,
-                             with_probs=with_probs)
+    rel = (relations, torch_relation_runner(model)) if relations is not None else None
+    return predict_documents(docs, tokenizer, (cls_id, sep_id), torch_runner(model, rel is not None), tags,
+                             max_length=max_length, stride=stride, batch_size=batch_size, pad_id=pad_id, source=source,
+                             with_probs=with_probs, relations=rel)
+
+
+@dataclass
+class _WindowPairs:
+    """The gold entity pairs of one training window: piece ranges in window coordinates ([CLS] is 0), classes
+    and (P, R) multi-hot relation labels; ``positive`` marks pairs with a relation."""
+
+    ranges: np.ndarray  # (P, 6) head, tail, context [start, end)
+    classes: dict[str, np.ndarray]
+    labels: np.ndarray
+    positive: np.ndarray
+
+
+def _window_pairs(wins, encoded, docs: Sequence[Document], spec: RelationSpec) -> list[_WindowPairs | None]:
+    """Candidate pairs of gold spans for each window: both arguments inside it, the head's first piece owned by
+    it (so a pair is trained once), with their gold relation labels (both directions for a symmetric type)."""
+    rindex = {r: k for k, r in enumerate(spec.labels)}
+    per_text = []
+    for d, enc in zip(docs, encoded, strict=True):
+        spans = [s for s in d.spans if s.label in spec.entity_types]
+        keep = {id(s) for s in spans}
+        old = {k: i for i, k in enumerate(k for k, s in enumerate(d.spans) if id(s) in keep)}
+        pieces = [span_pieces(enc, s) for s in spans]
+        gold: dict[tuple[int, int], set[int]] = {}
+        for r in d.relations:
+            if r.label in rindex and r.head in old and r.tail in old:
+                h, t = old[r.head], old[r.tail]
+                gold.setdefault((h, t), set()).add(rindex[r.label])
+                if spec.symmetric[rindex[r.label]]:
+                    gold.setdefault((t, h), set()).add(rindex[r.label])
+        per_text.append((spans, pieces, [span_words(enc, s) for s in spans], gold))
+    out: list[_WindowPairs | None] = []
+    for w in wins:
+        spans, pieces, words, gold = per_text[w.text_index]
+        pairs = [(i, j) for i, j in candidate_pairs(spans, pieces, spec)
+                 if w.own_start <= pieces[i][0] < w.own_end
+                 and min(pieces[i][0], pieces[j][0]) >= w.start and max(pieces[i][1], pieces[j][1]) <= w.end]
+        if not pairs:
+            out.append(None)
+            continue
+        shift = 1 - w.start
+        ranges = np.array([[*pieces[i], *pieces[j], *context_range(pieces[i], pieces[j])] for i, j in pairs]) + shift
+        labels = np.zeros((len(pairs), len(spec.labels)), np.float32)
+        for k, p in enumerate(pairs):
+            labels[k, list(gold.get(p, ()))] = 1.0
+        out.append(_WindowPairs(ranges, pair_classes(spans, words, pairs, spec), labels, labels.any(axis=1)))
+    return out
+
+
+def _range_mask(ranges: torch.Tensor, t: int) -> torch.Tensor:
+    """(P, T) bool mask of ``[start, end)`` ranges (P, 2) over ``t`` positions."""
+    pos = torch.arange(t, device=ranges.device)[None]
+    return (pos >= ranges[:, :1]) & (pos < ranges[:, 1:2])
+
+
+def _relation_loss(model: TokenClassifier, hidden: torch.Tensor, batch_pairs, rng: np.random.Generator,
+                   negatives: int) -> torch.Tensor | None:
+    """Binary cross-entropy of the relation head over the batch's pairs (see the module docstring)."""
+    rows, ranges, classes, labels = [], [], {k: [] for k in ("head_type", "tail_type", "distance")}, []
+    for b, wp in enumerate(batch_pairs):
+        if wp is None:
+            continue
+        pos, neg = np.flatnonzero(wp.positive), np.flatnonzero(~wp.positive)
+        if len(neg) > negatives:
+            neg = rng.choice(neg, negatives, replace=False)
+        pick = np.sort(np.concatenate([pos, neg]))
+        if not len(pick):
+            continue
+        rows.append(np.full(len(pick), b))
+        ranges.append(wp.ranges[pick])
+        for k in classes:
+            classes[k].append(wp.classes[k][pick])
+        labels.append(wp.labels[pick])
+    if not rows:
+        return None
+    device = hidden.device
+    r = torch.from_numpy(np.concatenate(ranges)).to(device)
+    states = hidden[torch.from_numpy(np.concatenate(rows)).to(device)]  # (P, T, H)
+    t = states.shape[1]
+
+    def pool(rng_: torch.Tensor) -> torch.Tensor:
+        mask = _range_mask(rng_, t)[..., None]
+        pooled = states.masked_fill(~mask, float("-inf")).max(dim=1).values
+        return torch.where(mask.any(dim=1), pooled, torch.zeros_like(pooled))
+
+    feats = [pool(r[:, 0:2]), pool(r[:, 2:4]), pool(r[:, 4:6])]
+    feats += [torch.from_numpy(np.concatenate(classes[k])).to(device) for k in classes]
+    logits = model.relations(*feats)
+    target = torch.from_numpy(np.concatenate(labels)).to(device)
+    return nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1).mean()
 
 
 def _batches(n_windows: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[list[int]]:
@@ -150,8 +269,10 @@ def train(
     *,
     progress: bool = True,
     device: str | None = None,
+    relation_types: Sequence[dict[str, Any]] | None = None,
 ) -> TrainResult:
-    """Train a student on ``train_docs`` and keep the epoch with the best dev micro F1.
+    """Train a student on ``train_docs`` and keep the epoch with the best dev micro F1 (entity, plus strict
+    relation micro F1 for a relation student).
 
     Args:
         train_docs: annotated Documents (gold or silver; span ``score`` weights the loss).
@@ -160,6 +281,8 @@ def train(
         config: options (:class:`~smallext.students.options.StudentOptions`).
         progress: show a rich progress bar with loss and dev F1.
         device: torch device (``"cpu"`` default, ``"cuda"`` where available).
+        relation_types: ``[{"name", "head": [entity types], "tail": [...], "symmetric": bool}]`` (a schema's
+            relation types as dicts): train a relation classifier too, on the documents' relations.
 
     Returns:
         :class:`TrainResult` with the best model (on CPU, in eval mode).
@@ -189,8 +312,14 @@ def train(
         used, misaligned = used + u, misaligned + m
     wins = windows(encoded, cls_id, sep_id, cfg.max_length, cfg.stride)
     lengths = [len(w.ids) for w in wins]
+    rel_types = [{"name": r["name"], "head": list(r["head"]), "tail": list(r["tail"]),
+                  "symmetric": bool(r.get("symmetric"))} for r in (relation_types or [])]
+    spec = RelationSpec.from_types(rel_types, entity_types, cfg.relation_threshold, cfg.max_length - 2) if (
+        rel_types) else None
+    win_pairs = _window_pairs(wins, encoded, train_docs, spec) if spec else None
 
-    model = build_model(base_dir, len(tags), cfg.casing, cfg.dropout, cfg.layers).to(device)
+    model = build_model(base_dir, len(tags), cfg.casing, cfg.dropout, cfg.layers,
+                        (len(entity_types), len(rel_types)) if spec else None).to(device)
     pad_id = getattr(model.encoder.config, "pad_token_id", 0) or 0
     opt = _optimizer(model, cfg)
     steps_per_epoch = math.ceil(len(wins) / cfg.batch_size)
@@ -219,11 +348,15 @@ def train(
             for b in _batches(lengths, cfg.batch_size, rng):
                 arrays = pad_batch([wins[k] for k in b], pad_id)
                 t = {k: torch.from_numpy(v).to(device) for k, v in arrays.items()}
-                logits = model(t["input_ids"], t["attention_mask"], t["case_ids"])
+                logits, hidden = model(t["input_ids"], t["attention_mask"], t["case_ids"], return_hidden=True)
                 per_tok = loss_fn(logits.reshape(-1, logits.shape[-1]), t["labels"].reshape(-1))
                 w = t["weights"].reshape(-1)
                 n_lab = (t["labels"].reshape(-1) != -100).sum().clamp(min=1)
                 loss = (per_tok * w).sum() / n_lab
+                if win_pairs is not None:
+                    rel_loss = _relation_loss(model, hidden, [win_pairs[k] for k in b], rng, cfg.relation_negatives)
+                    if rel_loss is not None:
+                        loss = loss + rel_loss
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
@@ -233,11 +366,18 @@ def train(
                 bar.update(task, advance=1, loss=ema)
             row = {"epoch": epoch, "loss": float(ema or 0.0), "seconds": round(time.perf_counter() - t0, 1)}
             if dev_docs:
-                preds = predict(model, tokenizer, tags, dev_docs, max_length=cfg.max_length, stride=cfg.stride)
-                dev = evaluate(dev_docs, preds, n_boot=0, labels=entity_types)
-                f1 = dev["micro"]["f1"]
-                row["dev_f1"] = f1
-                bar.update(task, f1=f"{f1:.4f} (epoch {epoch})")
+                preds = predict(model, tokenizer, tags, dev_docs, max_length=cfg.max_length, stride=cfg.stride,
+                                relations=spec)
+                dev = evaluate(dev_docs, preds, n_boot=0, labels=entity_types,
+                               relation_labels=spec.labels if spec else None,
+                               symmetric=[r["name"] for r in rel_types if r["symmetric"]])
+                f1 = row["dev_f1"] = dev["micro"]["f1"]
+                shown = f"{f1:.4f}"
+                if spec:
+                    row["dev_relation_f1"] = dev["relations"]["strict"]["micro"]["f1"]
+                    f1 += row["dev_relation_f1"]
+                    shown += f" rel {row['dev_relation_f1']:.4f}"
+                bar.update(task, f1=f"{shown} (epoch {epoch})")
                 if f1 > best_f1:
                     best_f1, best_epoch, best_dev = f1, epoch, dev
                     best_state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
@@ -254,7 +394,11 @@ def train(
         "train_spans_off_word_boundaries": misaligned,
         "train_seconds": round(time.perf_counter() - t0, 1),
     }
-    return TrainResult(model, tokenizer, tags, list(entity_types), cfg, base_dir, best_epoch, best_dev, history, stats)
+    if spec:
+        stats["train_relations"] = sum(len(d.relations) for d in train_docs)
+        stats["train_pairs_with_a_relation"] = int(sum(wp.positive.sum() for wp in win_pairs if wp is not None))
+    return TrainResult(model, tokenizer, tags, list(entity_types), cfg, base_dir, best_epoch, best_dev, history, stats,
+                       rel_types)
 
 
 def train_student(
@@ -301,17 +445,18 @@ def train_student(
     card = dict(card or {})
     card.setdefault("training_data", f"{train_data if isinstance(train_data, str) else 'documents'} "
                     f"({len(train_docs)} documents)")
-    result = train(train_docs, dev_docs, schema.labels, config, progress=progress)
+    result = train(train_docs, dev_docs, schema.labels, config, progress=progress,
+                   relation_types=[r.model_dump() for r in schema.relation_types])
     out = package(result, out_dir, schema=schema, card=card, keep_fp32=keep_fp32)
     ex = Extractor.load(out, threads=(config.threads if config else None))
     summary: dict[str, Any] = {"model_dir": str(out), "dev_torch": result.dev, "dev_int8": None, "test_int8": None}
     cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
     scores = cfg["card"].setdefault("scores", {})
     if dev_docs:
-        summary["dev_int8"] = evaluate(dev_docs, ex.extract(dev_docs))
+        summary["dev_int8"] = evaluate(dev_docs, ex.extract(dev_docs), symmetric=schema.symmetric_relations)
         scores["dev (int8 ONNX)"] = slim(summary["dev_int8"])
     if test_docs:
-        summary["test_int8"] = evaluate(test_docs, ex.extract(test_docs))
+        summary["test_int8"] = evaluate(test_docs, ex.extract(test_docs), symmetric=schema.symmetric_relations)
         scores["test (int8 ONNX)"] = slim(summary["test_int8"])
     write_config(out, cfg)
     return summary

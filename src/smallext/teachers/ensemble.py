@@ -9,7 +9,9 @@ members that proposed it. Modes:
   weights of its supporters exceed half of the total weight.
 
 A kept span's score is its support (share of the total weight), and its alignment the best of its
-supporters' (``exact`` before ``fuzzy``). Overlapping kept spans: the higher score wins, then the longer span
+supporters' (``exact`` before ``fuzzy``). Relations vote the same way: a relation counts for a member when its
+two argument spans (offsets and types) and its label agree, and is kept when it wins the vote and both its
+arguments are kept spans. Overlapping kept spans: the higher score wins, then the longer span
 (:func:`smallext.doc.non_overlapping`). A document that any member failed on is failed (and retried on the
 next run).
 
@@ -29,7 +31,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smallext.doc import Document, Span, non_overlapping
+from smallext.doc import Document, Relation, Span, non_overlapping
 from smallext.errors import ConfigError
 from smallext.teachers.base import ChunkResult, Teacher
 from smallext.teachers.store import CallCache
@@ -109,6 +111,7 @@ class EnsembleTeacher(Teacher):
     def annotate_chunk(self, docs: Sequence[Document], cache: CallCache) -> ChunkResult:
         res = ChunkResult()
         votes: dict[str, dict[tuple[int, int, str], float]] = {d.id: defaultdict(float) for d in docs}
+        rel_votes: dict[str, dict[tuple, float]] = {d.id: defaultdict(float) for d in docs}
         aligned: dict[tuple[str, tuple[int, int, str]], str | None] = {}
         for member, w, lock in zip(self.members, self.weights, self._locks, strict=True):
             for chunk in member.plan(docs):
@@ -121,6 +124,8 @@ class EnsembleTeacher(Teacher):
                         k = (d.id, s.key)
                         if _ALIGNMENT_RANK[s.alignment] < _ALIGNMENT_RANK[aligned.get(k)]:
                             aligned[k] = s.alignment
+                    for key in {(d.spans[r.head].key, d.spans[r.tail].key, r.label) for r in d.relations}:
+                        rel_votes[d.id][key] += w if self.mode != "union" else 1.0
         total = sum(self.weights) if self.mode != "union" else len(self.members)
         for d in docs:
             if d.id in res.failed:
@@ -128,8 +133,13 @@ class EnsembleTeacher(Teacher):
             cands = [(a, b, lab, v / total) for (a, b, lab), v in votes[d.id].items()
                      if self.mode == "union" or v > total / 2]
             kept = non_overlapping(cands, lambda c: (c[0], c[1]), lambda c: (-c[3], -(c[1] - c[0]), c[0]))
-            res.docs.append(d.with_spans([Span(a, b, lab, round(sc, 4), self.spec, aligned.get((d.id, (a, b, lab))))
-                                          for a, b, lab, sc in kept]))
+            spans = sorted((Span(a, b, lab, round(sc, 4), self.spec, aligned.get((d.id, (a, b, lab))))
+                            for a, b, lab, sc in kept), key=lambda s: s.key)
+            index = {s.key: i for i, s in enumerate(spans)}
+            rels = [Relation(index[h], index[t], lab, round(v / total, 4), self.spec)
+                    for (h, t, lab), v in sorted(rel_votes[d.id].items())
+                    if (self.mode == "union" or v > total / 2) and h in index and t in index]
+            res.docs.append(d.with_spans(spans, rels))
         return res
 
     def describe(self):

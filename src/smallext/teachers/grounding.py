@@ -44,6 +44,11 @@ class GroundingStats:
         overlap_dropped: spans that lost to an overlapping, longer or earlier, span.
         crossing: spans that cross the boundary between two documents of one call (they belong to none).
         spans: spans kept.
+        relations: relations the model returned (relation tasks).
+        relations_ungrounded: relations dropped because an argument is not one of the reply's grounded entities.
+        relations_unknown_type: relations dropped because their type is not a relation type of the schema.
+        relations_type_error: relations dropped because their arguments' entity types break the schema.
+        relations_kept: relations kept (before a relation between two documents of one call is dropped).
     """
 
     entities: int = 0
@@ -55,6 +60,11 @@ class GroundingStats:
     overlap_dropped: int = 0
     crossing: int = 0
     spans: int = 0
+    relations: int = 0
+    relations_ungrounded: int = 0
+    relations_unknown_type: int = 0
+    relations_type_error: int = 0
+    relations_kept: int = 0
 
     def __iadd__(self, other: GroundingStats) -> GroundingStats:
         for k in self.__dataclass_fields__:

@@ -35,7 +35,9 @@ class LLMOptions(BaseModel):
     """Options of every LLM teacher: the task, how text is grouped into calls, and the price."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
-    task: Literal["entities"] = Field("entities", description="what to ask for (smallext.teachers.tasks)")
+    task: Literal["entities", "relations"] | None = Field(
+        None, description="what to ask for (smallext.teachers.tasks; default: relations when the schema has relation "
+                          "types, else entities)")
     shots: int = Field(0, ge=0, description="few-shot examples per prompt, retrieved by embedding similarity")
     shot_groups: int = Field(0, ge=0, description="share shots within groups of about N similar calls, so that a "
                                                   "local model evaluates them once per group (0: shots per call)")
@@ -184,7 +186,8 @@ def _task(schema, opts: LLMOptions) -> Task:
         if opts.examples is not None:
             pool += schema.map_documents(load_documents(opts.examples), strict=False)
         selector = ShotSelector(pool)
-    return TASKS[opts.task](schema, selector, opts.shots, reply_format=opts.reply_format,
+    task = opts.task or ("relations" if schema.relation_types else "entities")
+    return TASKS[task](schema, selector, opts.shots, reply_format=opts.reply_format,
                             occurrences=opts.occurrences, shot_groups=opts.shot_groups,
                             prompt_variant=opts.prompt_variant)
 

@@ -249,9 +249,13 @@ class EntityTask(Task):
             shots = self._shots.get(text)
             for ex in shots if shots is not None else self.selector.select(text, self.shots):
                 msgs += [{"role": "user", "content": ex.text},
-                         {"role": "assistant", "content": reply_for(ex, self.reply_format)}]
+                         {"role": "assistant", "content": self.reply_for(ex)}]
         msgs.append({"role": "user", "content": text})
         return msgs
+
+    def reply_for(self, doc: Document) -> str:
+        """The ideal reply for a labelled example (a few-shot turn), in this task's format."""
+        return reply_for(doc, self.reply_format)
 
     def parse(self, reply: str) -> ParsedReply:
         """Parse a reply in this task's format (:func:`parse_grouped_reply` for ``grouped``, else
