@@ -324,3 +324,31 @@ def test_quality_stage_end_to_end(tmp_path):
     again = json.loads((out / "stages.json").read_text())
     assert again["quality"]["finished"] >= state["quality"]["finished"]
     assert again["train"]["key"] == state["train"]["key"]  # the same repaired labels: the same key, retrained anyway
+
+
+def test_distill_with_a_relation_schema(tmp_path):
+    """The relation task through the whole pipeline: a real LLM teacher (SmolLM2) asked for entities and relations,
+    a relation student, relation scores of both side by side in the metrics and the report."""
+    pytest.importorskip("llama_cpp")
+    from smallext.models import install
+    from smallext.pipeline import distill
+
+    install("smollm2-135m")
+    cfg = tiny_config(tmp_path, schema=str(REPO / "schemas" / "conll04.yaml"), corpus="conll04:train",
+                      corpus_limit=12, test="conll04:test", teacher_test_limit=5, dev="conll04:dev",
+                      student={"epochs": 1, "threads": 2, "batch_size": 8, "layers": 2})
+    m = distill(cfg, progress=False)
+    out = tmp_path / "run"
+    grounding = m["annotation"]["grounding"]
+    assert grounding["relations"] >= grounding["relations_kept"] >= 0 and "relations_type_error" in grounding
+    cfg_json = json.loads((out / "model" / "config.json").read_text())
+    assert [r["name"] for r in cfg_json["relation_types"]] == ["Work_For", "Kill", "Live_In", "Located_In",
+                                                                "OrgBased_In"]
+    assert (out / "model" / "relation.onnx").is_file()
+    t = m["test"]
+    for scores in (t["teacher"]["scores"], t["student"]["scores"], t["student"]["scores_on_teacher_sample"]):
+        assert set(scores["relations"]) == {"strict", "boundaries"}
+    assert t["student"]["scores"]["relations"]["strict"]["micro"]["tp"] + \
+        t["student"]["scores"]["relations"]["strict"]["micro"]["fn"] == 422  # every gold test relation counted
+    report = (out / "report.md").read_text()
+    assert "## Relations" in report and "| Work_For |" in report

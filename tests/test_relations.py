@@ -367,8 +367,10 @@ def test_extract_and_serve_return_relations(relation_student, tmp_path):
     assert any(d.relations for d in written)
     raw = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert all("relations" in r for r, d in zip(raw, written, strict=True) if d.relations)
-    client = TestClient(create_app(out, threads=2))
-    body = client.post("/extract", json={"texts": src.read_text().splitlines()}).json()
+    with TestClient(create_app(out, threads=2)) as client:
+        body = client.post("/extract", json={"texts": src.read_text().splitlines()}).json()
+        metadata = client.get("/metadata").json()
+        openapi = client.get("/openapi.json").json()
     rels = [r for d in body["documents"] for r in d["relations"]]
     assert rels and all(set(r) == {"head", "tail", "label", "head_text", "tail_text", "score"} for r in rels)
     for d, w in zip(body["documents"], written, strict=True):
@@ -376,8 +378,7 @@ def test_extract_and_serve_return_relations(relation_student, tmp_path):
             (r.head, r.tail, r.label) for r in w.relations]
         for r in d["relations"]:
             assert d["spans"][r["head"]]["text"] == r["head_text"]
-    assert client.get("/metadata").json()["relation_types"] == [r.name for r in load_schema(CONLL04).relation_types]
-    openapi = client.get("/openapi.json").json()
+    assert metadata["relation_types"] == [r.name for r in load_schema(CONLL04).relation_types]
     assert "RelationOut" in openapi["components"]["schemas"]
 
 
@@ -390,3 +391,48 @@ def test_schema_relation_labels_are_mapped_by_alias():
     assert schema.map_documents([d])[0].relations[0].label == "Sibling"
     with pytest.raises(ConfigError, match="relation label 'Spouse'"):
         schema.map_documents([Document("d", "Ann and Bob", d.spans, relations=[Relation(0, 1, "Spouse")])])
+
+
+def test_an_ensemble_votes_on_relations():
+    """A relation is kept when a majority proposes it with the same two argument spans and label."""
+    from smallext.teachers.base import ChunkResult, Teacher
+    from smallext.teachers.ensemble import EnsembleTeacher
+    from smallext.teachers.store import MemoryCache
+
+    class Fixed(Teacher):
+        def __init__(self, name, relations):
+            self.spec, self.relations = name, relations
+
+        def annotate_chunk(self, docs, cache):
+            res = ChunkResult()
+            res.docs = [d.with_spans([Span(*ANN), Span(*ACME), Span(*ROME)], [Relation(*r) for r in self.relations])
+                        for d in docs]
+            return res
+
+    members = [Fixed("a", [(0, 1, "Work_For"), (1, 2, "Based_In")]), Fixed("b", [(0, 1, "Work_For")]),
+               Fixed("c", [(0, 1, "Work_For"), (2, 1, "Based_In")])]
+    doc = _doc([], [])
+    (majority,) = EnsembleTeacher(members, "majority").annotate_chunk([doc], MemoryCache()).docs
+    assert [(r.head, r.tail, r.label, r.score) for r in majority.relations] == [(0, 1, "Work_For", 1.0)]
+    (union,) = EnsembleTeacher(members, "union").annotate_chunk([doc], MemoryCache()).docs
+    assert sorted((r.head, r.tail, r.label) for r in union.relations) == [
+        (0, 1, "Work_For"), (1, 2, "Based_In"), (2, 1, "Based_In")]
+
+
+@needs_data
+def test_cli_evaluate_scores_relations(tmp_path):
+    from typer.testing import CliRunner
+
+    from smallext.cli import app
+    from smallext.datasets import load
+    from smallext.io import write_jsonl
+
+    gold = load("conll04", "test")
+    pred = [d.with_spans(d.spans, [r for r in d.relations if r.label != "Kill"]) for d in gold]  # Kill forgotten
+    write_jsonl(pred, tmp_path / "pred.jsonl")
+    r = CliRunner().invoke(app, ["evaluate", "--gold", "conll04:test", "--pred", str(tmp_path / "pred.jsonl"),
+                                 "--schema", str(CONLL04), "--n-boot", "50", "--json", str(tmp_path / "s.json")])
+    assert r.exit_code == 0, r.output
+    rel = json.loads((tmp_path / "s.json").read_text())["relations"]["strict"]
+    assert rel["micro"]["fn"] == 47 and rel["micro"]["fp"] == 0 and rel["per_type"]["Kill"]["recall"] == 0.0
+    assert "Relation scores" in r.output and "strict" in r.output

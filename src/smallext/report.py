@@ -138,6 +138,37 @@ def review_lines(review: dict[str, Any] | None) -> list[str]:
     return [*lines, ""]
 
 
+def relation_lines(t: dict[str, Any]) -> list[str]:
+    """The relation section of a report (teacher and student side by side, strict and boundaries, per relation
+    type), or nothing when the test set and the predictions have no relations."""
+    tr, sr = t["teacher"]["scores"].get("relations"), t["student"]["scores"].get("relations")
+    if not tr and not sr:
+        return []
+    same = t["student"]["scores_on_teacher_sample"].get("relations")
+
+    def cell(r: dict[str, Any] | None, setting: str) -> str:
+        if not r:
+            return "-"
+        m = r[setting]["micro"]
+        return f"{m['f1']:.3f} ({m['ci95'][0]:.3f}-{m['ci95'][1]:.3f})"
+
+    lines = ["", "## Relations", "", "| system | documents | strict F1 (95% CI) | boundaries F1 (95% CI) |",
+             "|---|---|---|---|",
+             f"| teacher | {t['teacher']['scores']['documents']} | {cell(tr, 'strict')} | {cell(tr, 'boundaries')} |",
+             f"| student, teacher's documents | {t['teacher']['scores']['documents']} | {cell(same, 'strict')} | "
+             f"{cell(same, 'boundaries')} |",
+             f"| student | {t['student']['scores']['documents']} | {cell(sr, 'strict')} | {cell(sr, 'boundaries')} |",
+             "", "Strict: both arguments' boundaries and entity types and the relation type match; boundaries: the "
+             "arguments' entity types are ignored.", "",
+             "| relation type | teacher (strict) | student (strict) | support |", "|---|---|---|---|"]
+    tp = (tr or {}).get("strict", {}).get("per_type", {})
+    sp = (sr or {}).get("strict", {}).get("per_type", {})
+    for typ in sorted(set(tp) | set(sp)):
+        lines.append(f"| {typ} | {_f(tp.get(typ, {}).get('f1'))} | {_f(sp.get(typ, {}).get('f1'))} "
+                     f"| {sp.get(typ, tp.get(typ, {})).get('support', 0)} |")
+    return lines
+
+
 def render_markdown(m: dict[str, Any]) -> str:
     cfg, ann = m["config"], m["annotation"]
     lines = ["# smallext distillation report", "",
@@ -181,6 +212,7 @@ def render_markdown(m: dict[str, Any]) -> str:
     for typ in sorted(set(tp) | set(sp)):
         lines.append(f"| {typ} | {_f(tp.get(typ, {}).get('f1'))} | {_f(sp.get(typ, {}).get('f1'))} "
                      f"| {sp.get(typ, tp.get(typ, {})).get('support', 0)} |")
+    lines += relation_lines(t)
     st = m.get("stage_seconds")
     stages = (f"; by stage: annotation {st['annotate'] / 60:.1f} min, training {(st['train'] or 0) / 60:.1f} min, "
               f"evaluation {st['evaluate'] / 60:.1f} min") if st else ""

@@ -356,6 +356,7 @@ class EvaluateStage(Stage):
             metrics["quality"] = ctx.info["quality"]
         if ctx.info.get("review"):
             metrics["review"] = ctx.info["review"]
+        sym = ctx.schema.symmetric_relations
         if cfg.test:
             test = ctx.schema.map_documents(load_documents(cfg.test))
             sample = test[: cfg.teacher_test_limit] if cfg.teacher_test_limit else test
@@ -373,12 +374,12 @@ class EvaluateStage(Stage):
             metrics["test"] = {
                 "dataset": cfg.test, "documents": len(test), "teacher_documents": len(sample),
                 "teacher_sampled": len(sample) < len(test),
-                "teacher": {"scores": evaluate(sample, teacher_preds), "timing": t["timing"],
+                "teacher": {"scores": evaluate(sample, teacher_preds, symmetric=sym), "timing": t["timing"],
                             "peak_rss_mb": t["peak_rss_mb"], "annotation": t["summary"]},
-                "student": {"scores": evaluate(test, student_preds),
-                            "scores_on_teacher_sample": evaluate(sample, student_sample),
+                "student": {"scores": evaluate(test, student_preds, symmetric=sym),
+                            "scores_on_teacher_sample": evaluate(sample, student_sample, symmetric=sym),
                             "timing": s_time, "peak_rss_mb": s_time["peak_rss_mb"], "size_mb": round(size, 1)},
-                "agreement": evaluate(teacher_preds, student_sample, n_boot=0),
+                "agreement": evaluate(teacher_preds, student_sample, n_boot=0, symmetric=sym),
             }
             speed = s_time["documents_per_s"] / max(t["timing"]["documents_per_s"], 1e-12)
             metrics["test"]["speedup_documents_per_s"] = speed
