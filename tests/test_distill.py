@@ -335,7 +335,7 @@ def test_distill_with_a_relation_schema(tmp_path):
 
     install("smollm2-135m")
     cfg = tiny_config(tmp_path, schema=str(REPO / "schemas" / "conll04.yaml"), corpus="conll04:train",
-                      corpus_limit=12, test="conll04:test", teacher_test_limit=5, dev="conll04:dev",
+                      corpus_limit=8, test="conll04:test", teacher_test_limit=4, dev="conll04:dev",
                       student={"epochs": 1, "threads": 2, "batch_size": 8, "layers": 2})
     m = distill(cfg, progress=False)
     out = tmp_path / "run"

@@ -436,3 +436,25 @@ def test_cli_evaluate_scores_relations(tmp_path):
     rel = json.loads((tmp_path / "s.json").read_text())["relations"]["strict"]
     assert rel["micro"]["fn"] == 47 and rel["micro"]["fp"] == 0 and rel["per_type"]["Kill"]["recall"] == 0.0
     assert "Relation scores" in r.output and "strict" in r.output
+
+
+def test_candidate_pairs_follow_the_schema_and_the_window():
+    from smallext.students.relations import RelationSpec, candidate_pairs, decode_relations, distance_bucket
+
+    spec = RelationSpec.from_types(
+        [{"name": "Work_For", "head": ["PER"], "tail": ["ORG"]},
+         {"name": "Sibling", "head": ["PER"], "tail": ["PER"], "symmetric": True}], ["PER", "ORG", "LOC"],
+        max_pair_pieces=10)
+    spans = [Span(0, 3, "PER"), Span(5, 8, "ORG"), Span(10, 13, "LOC"), Span(15, 18, "PER"), Span(40, 43, "ORG")]
+    pieces = [(0, 1), (2, 3), (4, 5), (6, 7), (20, 21)]
+    pairs = candidate_pairs(spans, pieces, spec)
+    # PER->ORG and PER<->PER only; no LOC; the ORG 20 pieces away is out of the window
+    assert pairs == [(0, 1), (0, 3), (3, 0), (3, 1)]
+    probs = np.array([[0.9, 0.1], [0.2, 0.7], [0.1, 0.6], [0.3, 0.2]], np.float32)
+    types = [(0, 1), (0, 0), (0, 0), (0, 1)]
+    rels = decode_relations(probs, pairs, types, spec)
+    # Work_For where allowed and likely; Sibling once although both directions passed, the more probable one
+    assert [(r.head, r.tail, r.label, r.score) for r in rels] == [(0, 1, "Work_For", 0.9), (0, 3, "Sibling", 0.7)]
+    assert distance_bucket(0, True) != distance_bucket(0, False)
+    assert distance_bucket(-1, True) != distance_bucket(0, True)
+    assert distance_bucket(100, True) == distance_bucket(33, True)
