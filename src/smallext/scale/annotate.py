@@ -225,7 +225,8 @@ class RayEngine:
                     num_cpus=self.cpus_per_worker,
                     fn_constructor_kwargs={"factory": teacher, "run": run, "store_dir": str(store_dir.resolve()),
                                            "limiter": limiter, "price_per_mtok": price_per_mtok})
-                with user_errors(), ShardProgress(progress, len(shards), len(shards) - len(todo), "annotating") as advance:
+                bar = ShardProgress(progress, len(shards), len(shards) - len(todo), "annotating")
+                with user_errors(), bar as advance:
                     for row in ds.iter_rows():
                         summaries.append(json.loads(row["summary"]))
                         advance()
