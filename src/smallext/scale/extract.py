@@ -191,7 +191,7 @@ def extract_dataset(
             kept) or ``skip`` (bad records are left out and listed in ``skipped.jsonl``).
         batch_size: windows per onnxruntime call. chunk: documents per extraction call, counted from the
             start of each file (as :func:`~smallext.students.extractor.extract_file`, so results are identical).
-        shard_docs: documents per shard (default ``8 * chunk``); a multiple of ``chunk``.
+        shard_docs: documents per shard (default ``4 * chunk``); a multiple of ``chunk``.
         progress: show a progress bar of shards.
 
     Returns:
@@ -211,7 +211,7 @@ def extract_dataset(
         raise ConfigError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
     if threads < 1 or chunk < 1 or batch_size < 1:
         raise ConfigError("threads, chunk and batch_size must be at least 1")
-    shard_docs = shard_docs or 8 * chunk
+    shard_docs = shard_docs or 4 * chunk
     if shard_docs % chunk:
         raise ConfigError(f"shard_docs ({shard_docs}) must be a multiple of chunk ({chunk}), so that each shard's "
                           "extraction calls are those of a single process")
