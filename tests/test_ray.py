@@ -272,3 +272,19 @@ def test_smollm2_annotates_in_shards_and_a_rerun_repeats_no_call(cluster, senten
     again = annotate(docs, teacher, tmp_path / "silver.jsonl", engine=RayEngine(shard_docs=8), progress=False)
     assert again["shards_this_run"] == 1 and again["annotated_this_run"] == 8 and again["calls_this_run"] == 0
     assert _lines(tmp_path / "silver.jsonl") == rows
+
+
+def test_the_public_function_and_the_distill_config_name_the_engine(tmp_path):
+    import smallext
+    from smallext.errors import ConfigError
+    from smallext.pipeline.config import load_config
+    from smallext.scale import extract_dataset
+
+    assert smallext.extract_dataset is extract_dataset
+    base = {"schema": str(SCHEMA), "corpus": "conll2003:dev", "teacher": "gold", "output": str(tmp_path / "run")}
+    cfg = load_config({**base, "engine": "ray", "ray_address": "auto"})
+    assert (cfg.engine, cfg.ray_address) == ("ray", "auto") and load_config(base).engine == "local"
+    with pytest.raises(ConfigError, match="engine"):
+        load_config({**base, "engine": "spark"})
+    with pytest.raises(ConfigError, match="shard_docs .* multiple of chunk"):
+        extract_dataset(tmp_path, tmp_path, tmp_path / "o", chunk=32, shard_docs=48)
