@@ -107,6 +107,7 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=20_000)
     ap.add_argument("--model", help="a packaged 3-layer student (default: train one)")
     ap.add_argument("--core-hour-usd", type=float, default=0.05, help="assumed price of one core-hour")
+    ap.add_argument("--note", default="", help="a sentence on the machine's state, written into the results")
     args = ap.parse_args()
     HERE.mkdir(parents=True, exist_ok=True)
     model = str(student(args.model))
@@ -143,13 +144,15 @@ def main() -> None:
     }
     data = {"machine": machine(), "model": model, "documents": args.docs, "small": args.small, "runs": runs,
             "per_core_documents_per_s": round(per_core, 1), "core_hour_usd_assumed": args.core_hour_usd,
-            "projection": projection, "targets": targets,
+            "projection": projection, "targets": targets, "note": args.note,
             "bench_seconds": round(time.perf_counter() - t_all, 1)}
     md = [f"# Scale: extraction of {args.docs:,} documents, one process against Ray on the same {cores} cores", "",
-          f"`python bench/scale.py --docs {args.docs} --small {args.small}` ({data['bench_seconds'] / 60:.1f} min), "
+          f"`python bench/scale.py --docs {args.docs} --small {args.small}"
+          f"{' --model ' + args.model if args.model else ''}` ({data['bench_seconds'] / 60:.1f} min), "
           f"student `{Path(model).parent.name}/{Path(model).name}` (3 layers, int8 ONNX). Corpus: CoNLL-2003 and "
           "CrossNER sentences repeated to size, one per line. Each run in a fresh process; peak RSS is that "
-          "process's (the driver's; Ray's own processes and actors are not in it).", "",
+          "process's (the driver's; Ray's own processes and actors are not in it).",
+          *([args.note] if args.note else []), "",
           "| run | documents | seconds | documents/s | Ray start s | docs/s with start | driver peak RSS MB |",
           "|---|---|---|---|---|---|---|"]
     for key, r in runs.items():
