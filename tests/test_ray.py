@@ -274,17 +274,29 @@ def test_smollm2_annotates_in_shards_and_a_rerun_repeats_no_call(cluster, senten
     assert _lines(tmp_path / "silver.jsonl") == rows
 
 
-def test_the_public_function_and_the_distill_config_name_the_engine(tmp_path):
+def test_the_distill_config_runs_its_annotate_stage_on_ray(cluster, tmp_path):
     import smallext
     from smallext.errors import ConfigError
     from smallext.pipeline.config import load_config
+    from smallext.pipeline.runner import Context
+    from smallext.pipeline.stages import AnnotateStage
     from smallext.scale import extract_dataset
+    from smallext.schema import load_schema
 
     assert smallext.extract_dataset is extract_dataset
-    base = {"schema": str(SCHEMA), "corpus": "conll2003:dev", "teacher": "gold", "output": str(tmp_path / "run")}
+    base = {"schema": str(SCHEMA), "corpus": "conll2003:test", "corpus_limit": 100, "teacher": "gold",
+            "output": str(tmp_path / "run")}
     cfg = load_config({**base, "engine": "ray", "ray_address": "auto"})
     assert (cfg.engine, cfg.ray_address) == ("ray", "auto") and load_config(base).engine == "local"
     with pytest.raises(ConfigError, match="engine"):
         load_config({**base, "engine": "spark"})
+    with pytest.raises(ConfigError, match="shard_docs .* multiple of chunk"):
+        extract_dataset(tmp_path, tmp_path, tmp_path / "o", chunk=32, shard_docs=48)
+    (tmp_path / "run").mkdir()
+    summary = AnnotateStage().run(Context(tmp_path / "run", progress=False, cfg=cfg, schema=load_schema(SCHEMA)))
+    assert summary["summary"]["shards"] == 2 and summary["summary"]["documents"] == 100
+    gold = [d.to_dict() for d in load_schema(SCHEMA).map_documents(smallext.datasets.load("conll2003:test")[:100])]
+    assert [(d["id"], [s["start"] for s in d["spans"]]) for d in _lines(tmp_path / "run" / "silver.jsonl")] == [
+        (d["id"], [s["start"] for s in d["spans"]]) for d in gold]
     with pytest.raises(ConfigError, match="shard_docs .* multiple of chunk"):
         extract_dataset(tmp_path, tmp_path, tmp_path / "o", chunk=32, shard_docs=48)
