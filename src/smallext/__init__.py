@@ -25,6 +25,7 @@ _LAZY = {
     "load_teacher": ("smallext.teachers", "load_teacher"),
     "annotate": ("smallext.teachers.annotate", "annotate"),
     "distill": ("smallext.pipeline", "distill"),
+    "extract_dataset": ("smallext.scale", "extract_dataset"),
     "StudentOptions": ("smallext.students.options", "StudentOptions"),
 }
 

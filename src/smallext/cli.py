@@ -264,8 +264,28 @@ def extract_cmd(
     fmt: Annotated[str | None, typer.Option("--format", help="Input format: text or jsonl.")] = None,
     threads: Annotated[int | None, typer.Option(help="onnxruntime threads.")] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    ray: Annotated[bool, typer.Option("--ray", help="Run on Ray: INPUT may be a folder (.jsonl, .txt, .parquet), "
+                                      "--out is a folder of parts; resumable.", rich_help_panel="Ray")] = False,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (default $RAY_ADDRESS, else a local "
+                                                "Ray).", rich_help_panel="Ray")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Actors (default: cluster CPUs // threads).",
+                                                rich_help_panel="Ray")] = None,
+    on_error: Annotated[str, typer.Option(help="stop or skip bad records (skipped ones are listed in "
+                                          "OUT/skipped.jsonl).", rich_help_panel="Ray")] = "stop",
+    out_format: Annotated[str, typer.Option(help="Output parts: jsonl or parquet.", rich_help_panel="Ray")] = "jsonl",
 ) -> None:
-    """Extract spans with a packaged student; writes JSONL documents."""
+    """Extract spans with a packaged student; writes JSONL documents (with --ray, a folder of parts)."""
+    if ray:
+        from smallext.scale import extract_dataset
+
+        if input is None or out is None:
+            raise ConfigError("--ray needs an INPUT file or folder and an --out folder")
+        report = extract_dataset(model, input, out, address=address, workers=workers, threads=threads or 1,
+                                 fmt=out_format, input_format=fmt, on_error=on_error, batch_size=batch_size,
+                                 progress=True)
+        console.print(f"wrote {report['documents']:,} documents in {report['shards']} parts to {out} "
+                      f"({report['skipped']} records skipped, listed in {out / report['skipped_file']})")
+        return
     from smallext.students.extractor import extract_file
 
     n = extract_file(model, input, out, fmt=fmt, threads=threads, batch_size=batch_size)
@@ -316,6 +336,15 @@ def annotate_cmd(
     store: Annotated[Path | None, typer.Option(help="SQLite store (default: beside --out).")] = None,
     limit: Annotated[int | None, typer.Option(help="Annotate only the first N documents.")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    ray: Annotated[bool, typer.Option("--ray", help="Annotate shards on Ray, each with its own teacher and store "
+                                      "(--store is then a folder).", rich_help_panel="Ray")] = False,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address.", rich_help_panel="Ray")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Actors, each with its own teacher.",
+                                                rich_help_panel="Ray")] = None,
+    max_in_flight: Annotated[int | None, typer.Option(min=1, help="Cluster-wide requests in flight (openai).",
+                                                      rich_help_panel="Ray")] = None,
+    requests_per_second: Annotated[float | None, typer.Option(help="Cluster-wide requests per second (openai).",
+                                                              rich_help_panel="Ray")] = None,
     options: dict[str, Any] | None = None,
 ) -> None:
     """Label a corpus with a teacher; resumable (finished documents and cached replies are reused).
@@ -325,11 +354,21 @@ def annotate_cmd(
     from smallext.teachers import load_teacher
     from smallext.teachers.annotate import annotate
 
-    t = load_teacher(teacher, schema, options)
-    try:
-        summary = annotate(load_documents(input), t, out, store=store, limit=limit, progress=not quiet)
-    finally:
-        t.close()
+    if ray:
+        from smallext.scale.annotate import RayEngine
+        from smallext.teachers.registry import teacher_options
+
+        teacher_options(teacher, options)  # a bad option is named here, not in every worker
+        engine = RayEngine(address, workers, float((options or {}).get("threads") or 1), max_in_flight=max_in_flight,
+                           requests_per_second=requests_per_second)
+        summary = annotate(load_documents(input), functools.partial(load_teacher, teacher, schema, options), out,
+                           engine=engine, store=store, limit=limit, progress=not quiet)
+    else:
+        t = load_teacher(teacher, schema, options)
+        try:
+            summary = annotate(load_documents(input), t, out, store=store, limit=limit, progress=not quiet)
+        finally:
+            t.close()
     table = Table(title=f"annotation summary: {teacher}")
     table.add_column("measure")
     table.add_column("value", justify="right")

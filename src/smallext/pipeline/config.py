@@ -12,6 +12,8 @@ Config (YAML; keys are the interface)::
     gold_examples: 0                   # N > 0: the student also trains on N gold documents of the example pool
     quality: {drop_above: 0.8, add_above: 0.9, rounds: 1}   # optional: find and repair label errors first
     review: {budget: 25, rounds: 2, strategy: mnlp}         # optional: a person reviews what the student doubts
+    engine: local                      # ray: the annotate stage runs in shards on Ray (smallext.scale)
+    ray_address: null                  # with engine: ray, a running cluster (default $RAY_ADDRESS, else local)
     output: runs/crossner-ai
 
 ``teacher_options`` are validated against the options model of the teacher's kind
@@ -22,7 +24,7 @@ against :class:`~smallext.students.options.StudentOptions`: the same models the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -58,6 +60,10 @@ class DistillConfig(BaseModel):
                                                              "labels before training (smallext.quality)")
     review: ReviewOptions | None = Field(None, description="rounds of active learning with a reviewer before "
                                                            "training (smallext.quality.review)")
+    engine: Literal["local", "ray"] = Field("local", description="where the annotate stage runs: this process, "
+                                                                 "or shards on Ray (smallext.scale)")
+    ray_address: str | None = Field(None, description="with engine: ray, the cluster's address (default "
+                                                      "$RAY_ADDRESS, else a local Ray)")
 
     def teacher_opts(self) -> BaseModel:
         """``teacher_options`` validated by the teacher kind's options model (see :func:`load_config`)."""

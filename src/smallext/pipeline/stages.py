@@ -67,6 +67,18 @@ class AnnotateStage(Stage):
         cfg: DistillConfig = ctx.cfg
         corpus = read_corpus(ctx)
         ctx.log(self.name, f"{len(corpus)} documents with {cfg.teacher}")
+        if cfg.engine == "ray":  # each worker builds its own teacher and keeps its shard's store
+            import functools
+
+            from smallext.scale.annotate import RayEngine
+
+            opts = cfg.teacher_opts()
+            engine = RayEngine(cfg.ray_address, cpus_per_worker=float(getattr(opts, "threads", None) or 1))
+            ann = annotate(corpus, functools.partial(load_teacher, cfg.teacher, ctx.schema, opts),
+                           self.outputs(ctx)["labels"], engine=engine, store=ctx.out / "silver.store",
+                           progress=ctx.progress)
+            ann.pop("documents_out")
+            return {"summary": ann}
         teacher = load_teacher(cfg.teacher, ctx.schema, cfg.teacher_opts())
         try:  # only the gold teacher reads the corpus's labels; annotate hands the others the bare text
             ann = annotate(corpus, teacher, self.outputs(ctx)["labels"], store=ctx.out / "silver.store.sqlite",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -43,9 +43,10 @@ def _progress(enabled: bool):
 
 def annotate(
     docs: Sequence[Document],
-    teacher: Teacher,
+    teacher: Teacher | Callable[[], Teacher],
     out: str | Path | None,
     *,
+    engine: str | Any = "local",
     store: str | Path | AnnotationStore | None = None,
     cache: str | Path | CallCache | None = None,
     limit: int | None = None,
@@ -56,7 +57,12 @@ def annotate(
 
     Args:
         docs: input documents; only their text is used (except by the ``gold`` teacher).
-        teacher: see :func:`smallext.teachers.load_teacher`.
+        teacher: see :func:`smallext.teachers.load_teacher`; or a function that builds one (required by
+            ``engine="ray"``, whose workers each build their own: ``functools.partial(load_teacher, spec, schema,
+            options)``).
+        engine: ``"local"`` (this process) or ``"ray"`` / a :class:`smallext.scale.annotate.RayEngine` (shards
+            annotated on a Ray cluster, each in a store of its own; ``store`` is then a folder, by default
+            ``out.store`` beside ``out``; see :mod:`smallext.scale.annotate`).
         out: output JSONL path (None: no file; the documents are in the returned ``documents_out``).
         store: the run's store: a SQLite path or an :class:`~smallext.teachers.store.AnnotationStore`
             (default: a SQLite file beside ``out``; required when ``out`` is None). A path is opened and
@@ -76,14 +82,26 @@ def annotate(
         (the annotated documents).
 
     Raises:
-        SmallextError: the store holds other texts under the same ids, or is of an earlier format.
-        ValueError: neither ``out`` nor ``store`` is given.
+        SmallextError: the store holds other texts under the same ids, or is of an earlier format; with
+            ``engine="ray"``, Ray missing or unreachable, or a Teacher object instead of a factory.
+        ValueError: neither ``out`` nor ``store`` is given; ``cache`` with ``engine="ray"``.
     """
     docs = list(docs)[:limit] if limit else list(docs)
     if store is None:
         if out is None:
             raise ValueError("annotate needs an output file or a store")
-        store = default_store(out)
+        store = default_store(out) if engine == "local" else default_store(out).with_suffix("")
+    if engine != "local":
+        from smallext.scale.annotate import engine_from
+
+        if cache is not None:
+            raise ValueError("engine='ray' keeps each shard's calls in its own store: cache= is not supported")
+        return engine_from(engine).annotate(docs, teacher, out, store=store, run=annotate, progress=progress,
+                                            price_per_mtok=price_per_mtok)
+    if not isinstance(teacher, Teacher):  # a factory: the teacher is built here and closed after
+        with contextlib.closing(teacher()) as built:
+            return annotate(docs, built, out, store=store, cache=cache, progress=progress,
+                            price_per_mtok=price_per_mtok)
     with contextlib.ExitStack() as stack:
         st: AnnotationStore = store if not isinstance(store, (str, Path)) else stack.enter_context(
             contextlib.closing(Store(store)))
