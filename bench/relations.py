@@ -2,7 +2,7 @@
 distilled from the teacher, and what relations cost in speed and memory.
 
     python bench/relations.py [--parts gold teacher distill speed] [--epochs 15] [--sample 100]
-                              [--corpus-limit 300] [--threads 2]
+                              [--corpus-limit 200] [--threads 2]
 
 1. **gold** (upper bound): a student (MiniLM-L6, all 6 layers) trained jointly for entities and relations on each
    corpus's gold train split, best epoch by dev entity + strict relation F1, scored as int8 ONNX on the whole
@@ -10,9 +10,10 @@ distilled from the teacher, and what relations cost in speed and memory.
 2. **teacher**: ``llamacpp:qwen2.5-coder-1.5b`` with the relation task, 0 and 4 retrieved shots (pool: CoNLL04
    train), on the first ``--sample`` CoNLL04 test sentences: entity and relation F1, relations and entities it
    returned that could not be grounded, seconds per sentence.
-3. **distill**: ``smallext distill`` with the 0-shot teacher labelling the first ``--corpus-limit`` CoNLL04 train
-   sentences (their labels unused), a student trained on those silver labels (dev: the gold dev split), scored
-   on the whole test set and on the teacher's sample, with the speed-up in documents/s.
+3. **distill**: ``smallext distill examples/conll04.yaml`` (output under runs/bench): the 0-shot teacher labelling
+   the first ``--corpus-limit`` CoNLL04 train sentences (their labels unused), a student trained on those silver
+   labels (dev: the gold dev split), scored on the whole test set and on the teacher's sample, with the speed-up in
+   documents/s.
 4. **speed**: documents/s (batch job), p50/p95 latency at batch 1 and peak RSS of the CoNLL04 relation student
    against the same packaged encoder without its relation head (the entity-only student), each in a fresh
    process, on the 288 test sentences.
@@ -111,13 +112,14 @@ def teacher(shots: int, args) -> dict:
 
 
 def distilled(args) -> dict:
+    import yaml
+
     out = OUT / "distill-0shot"
-    cfg = {"schema": str(REPO / "schemas/conll04.yaml"), "corpus": "conll04:train", "corpus_limit": args.corpus_limit,
-           "teacher": QWEN, "teacher_options": {"shots": 0, "threads": args.threads, "concurrency": 8,
-                                                "examples": "conll04:train"},
-           "dev": "conll04:dev", "test": "conll04:test", "teacher_test_limit": args.sample,
-           "student": {"base_model": "minilm", "epochs": args.epochs, "batch_size": 8, "threads": args.threads},
-           "output": str(out)}
+    cfg = yaml.safe_load((REPO / "examples/conll04.yaml").read_text())  # the example config, as a user runs it
+    cfg.update({"schema": str(REPO / cfg["schema"]), "corpus_limit": args.corpus_limit,
+                "teacher_test_limit": args.sample, "output": str(out)})
+    cfg["student"] = {**cfg["student"], "epochs": args.epochs, "threads": args.threads}
+    cfg["teacher_options"] = {**cfg["teacher_options"], "threads": args.threads}
     # the teacher's test sample is the one the teacher part labelled: reuse its calls
     src = OUT / "teacher-0shot" / "store.sqlite"
     if src.is_file() and not (out / "teacher_test.store.sqlite").is_file():
@@ -232,7 +234,7 @@ def main() -> None:
                    choices=["gold", "teacher", "distill", "speed"])
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--sample", type=int, default=100, help="CoNLL04 test sentences the teacher labels")
-    p.add_argument("--corpus-limit", type=int, default=300, help="CoNLL04 train sentences the teacher labels")
+    p.add_argument("--corpus-limit", type=int, default=200, help="CoNLL04 train sentences the teacher labels")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     t0 = time.perf_counter()
