@@ -1,7 +1,8 @@
 """Relation benchmark: the relation student trained on gold (upper bound), the local LLM teacher, the student
 distilled from the teacher, and what relations cost in speed and memory.
 
-    python bench/relations.py [--parts gold teacher distill speed] [--epochs 15] [--sample 100]
+    python bench/relations.py [--parts gold teacher distill speed] [--epochs 15] [--corpora conll04 scierc]
+                              [--sample 100]
                               [--corpus-limit 200] [--threads 2]
 
 1. **gold** (upper bound): a student (MiniLM-L6, all 6 layers) trained jointly for entities and relations on each
@@ -233,6 +234,8 @@ def main() -> None:
     p.add_argument("--parts", nargs="+", default=["gold", "teacher", "distill", "speed"],
                    choices=["gold", "teacher", "distill", "speed"])
     p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=list(CORPORA),
+                   help="corpora of the gold part (each kept result is reused)")
     p.add_argument("--sample", type=int, default=100, help="CoNLL04 test sentences the teacher labels")
     p.add_argument("--corpus-limit", type=int, default=200, help="CoNLL04 train sentences the teacher labels")
     p.add_argument("--threads", type=int, default=2)
@@ -245,7 +248,7 @@ def main() -> None:
         res.update({k: v for k, v in json.loads(kept.read_text()).items() if k in ("gold", "teacher", "distill",
                                                                                      "speed")})
     if "gold" in args.parts:
-        res["gold"] = {name: gold_student(name, args) for name in CORPORA}
+        res["gold"] = {**(res.get("gold") or {}), **{name: gold_student(name, args) for name in args.corpora}}
     if "teacher" in args.parts:
         res["teacher"] = {f"{k}shot": teacher(k, args) for k in (0, 4)}
     if "distill" in args.parts:
