@@ -198,10 +198,7 @@ class Schema(_Strict):
 
     def relation(self, name: str) -> RelationType:
         """The relation type called ``name`` (exact name). Raises ``KeyError``."""
-        for r in self.relation_types:
-            if r.name == name:
-                return r
-        raise KeyError(name)
+        return _named(self.relation_types, name)
 
     def resolve_relation(self, label: str) -> str | None:
         """The relation type a label means: its exact name, or a case-insensitive name or alias; else None."""
@@ -219,10 +216,7 @@ class Schema(_Strict):
 
     def get(self, name: str) -> EntityType:
         """The entity type called ``name`` (exact name). Raises ``KeyError``."""
-        for t in self.entity_types:
-            if t.name == name:
-                return t
-        raise KeyError(name)
+        return _named(self.entity_types, name)
 
     def resolve_label(self, label: str) -> str | None:
         """The entity type a label means: its exact name, or a case-insensitive name or alias; else None."""
@@ -283,6 +277,14 @@ class Schema(_Strict):
             return replace(d, relations=kept)
 
         return [relabel(d.map_spans(lambda s, d=d: rename(d, s))) for d in docs]
+
+
+def _named(types, name: str):
+    """The type called ``name`` among ``types``. Raises ``KeyError``."""
+    for t in types:
+        if t.name == name:
+            return t
+    raise KeyError(name)
 
 
 def load_schema(path: str | Path | Schema) -> Schema:
