@@ -300,3 +300,29 @@ def test_the_distill_config_runs_its_annotate_stage_on_ray(cluster, tmp_path):
         (d["id"], [s["start"] for s in d["spans"]]) for d in gold]
     with pytest.raises(ConfigError, match="shard_docs .* multiple of chunk"):
         extract_dataset(tmp_path, tmp_path, tmp_path / "o", chunk=32, shard_docs=48)
+
+
+def test_a_distill_run_on_ray_measures_the_students_throughput_there(cluster, tiny_student, sentences, tmp_path):
+    """engine: ray also measures the student's batch throughput on the cluster (the evaluate stage's call)."""
+    from smallext.report import render_markdown
+    from smallext.scale import ray_throughput
+
+    texts = [d.text for d in sentences[:200]]
+    t = ray_throughput(tiny_student, texts, tmp_path / "rt", address="auto")
+    assert t["documents"] == 200 and t["documents_per_s"] > 0 and t["workers"] >= 1 and t["threads"] == 1
+    again = ray_throughput(tiny_student, texts, tmp_path / "rt", address="auto")  # a fresh folder each time
+    assert again["documents"] == 200
+    timing = {"documents_per_s": 1.0, "tokens_per_s": 1.0, "latency_p50_ms": 1.0, "latency_p95_ms": 1.0}
+    scores = {"micro": {"f1": 0.5, "precision": 0.5, "recall": 0.5, "ci95": [0.4, 0.6]}, "documents": 1,
+              "per_type": {}}
+    m = {"config": {"schema": "s", "corpus": "c", "teacher": "gold", "student": {"base_model": "minilm", "epochs": 1},
+                    "teacher_options": {}},
+         "annotation": {"documents": 1, "spans": 1, "failed": 0, "ungrounded_rate": 0.0, "tokens_in": 0,
+                        "tokens_out": 0, "wall_seconds": 1.0},
+         "training": {"train_documents": 1, "gold_documents": 0, "dev": "d"},
+         "test": {"dataset": "x", "documents": 1, "teacher_documents": 1, "teacher_sampled": False,
+                  "teacher": {"scores": scores, "timing": timing, "peak_rss_mb": 1.0},
+                  "student": {"scores": scores, "scores_on_teacher_sample": scores, "timing": timing,
+                              "peak_rss_mb": 1.0, "size_mb": 1.0, "timing_ray": t},
+                  "agreement": scores, "speedup_documents_per_s": 1.0}}
+    assert f"Student on Ray ({t['workers']} workers x 1 threads)" in render_markdown(m)

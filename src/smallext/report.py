@@ -200,6 +200,10 @@ def render_markdown(m: dict[str, Any]) -> str:
               f"- Student F1 on the teacher's documents: {same['f1']:.3f} "
               f"(teacher {t['teacher']['scores']['micro']['f1']:.3f})",
               f"- Agreement (student scored against the teacher's labels): F1 {t['agreement']['micro']['f1']:.3f}",
+              *([f"- Student on Ray ({t['student']['timing_ray']['workers']} workers x "
+                 f"{t['student']['timing_ray']['threads']} threads): "
+                 f"{t['student']['timing_ray']['documents_per_s']:,.1f} documents/s over "
+                 f"{t['student']['timing_ray']['documents']} documents"] if t["student"].get("timing_ray") else []),
               f"- Student speed-up over the teacher: {t['speedup_documents_per_s']:,.0f}x documents/s; "
               f"model size {t['student']['size_mb']} MB",
               f"- Teacher latency is {t['teacher']['timing'].get('latency_unit', 'per document')}; "

@@ -12,7 +12,8 @@ Config (YAML; keys are the interface)::
     gold_examples: 0                   # N > 0: the student also trains on N gold documents of the example pool
     quality: {drop_above: 0.8, add_above: 0.9, rounds: 1}   # optional: find and repair label errors first
     review: {budget: 25, rounds: 2, strategy: mnlp}         # optional: a person reviews what the student doubts
-    engine: local                      # ray: the annotate stage runs in shards on Ray (smallext.scale)
+    engine: local                      # ray: the annotate stage runs in shards on Ray (smallext.scale), and the
+                                       # student's throughput is measured on Ray too
     ray_address: null                  # with engine: ray, a running cluster (default $RAY_ADDRESS, else local)
     output: runs/crossner-ai
 
@@ -61,7 +62,9 @@ class DistillConfig(BaseModel):
     review: ReviewOptions | None = Field(None, description="rounds of active learning with a reviewer before "
                                                            "training (smallext.quality.review)")
     engine: Literal["local", "ray"] = Field("local", description="where the annotate stage runs: this process, "
-                                                                 "or shards on Ray (smallext.scale)")
+                                                                 "or shards on Ray (smallext.scale); with ray the "
+                                                                 "evaluate stage also measures the student's "
+                                                                 "throughput on Ray")
     ray_address: str | None = Field(None, description="with engine: ray, the cluster's address (default "
                                                       "$RAY_ADDRESS, else a local Ray)")
 

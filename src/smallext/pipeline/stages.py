@@ -393,6 +393,13 @@ class EvaluateStage(Stage):
                             "timing": s_time, "peak_rss_mb": s_time["peak_rss_mb"], "size_mb": round(size, 1)},
                 "agreement": evaluate(teacher_preds, student_sample, n_boot=0, symmetric=sym),
             }
+            if cfg.engine == "ray":  # the same documents extracted on the cluster, beside the single process
+                from smallext.scale.extract import ray_throughput
+
+                ctx.log(self.name, "student throughput on Ray")
+                metrics["test"]["student"]["timing_ray"] = ray_throughput(
+                    model_dir, texts, ctx.out / "ray_throughput", address=cfg.ray_address,
+                    threads=cfg.student.threads or 1)
             speed = s_time["documents_per_s"] / max(t["timing"]["documents_per_s"], 1e-12)
             metrics["test"]["speedup_documents_per_s"] = speed
             if "model_without_repair" in ctx.artifacts and "quality" in metrics:

@@ -5,6 +5,6 @@ Needs the ``ray`` extra. Nothing here is imported by the single-process code pat
 
 from __future__ import annotations
 
-from smallext.scale.extract import extract_dataset, iter_output
+from smallext.scale.extract import extract_dataset, iter_output, ray_throughput
 
-__all__ = ["extract_dataset", "iter_output"]
+__all__ = ["extract_dataset", "iter_output", "ray_throughput"]
