@@ -444,7 +444,7 @@ def test_candidate_pairs_follow_the_schema_and_the_window():
     spec = RelationSpec.from_types(
         [{"name": "Work_For", "head": ["PER"], "tail": ["ORG"]},
          {"name": "Sibling", "head": ["PER"], "tail": ["PER"], "symmetric": True}], ["PER", "ORG", "LOC"],
-        max_pair_pieces=10)
+        max_length=12)
     spans = [Span(0, 3, "PER"), Span(5, 8, "ORG"), Span(10, 13, "LOC"), Span(15, 18, "PER"), Span(40, 43, "ORG")]
     pieces = [(0, 1), (2, 3), (4, 5), (6, 7), (20, 21)]
     pairs = candidate_pairs(spans, pieces, spec)

@@ -116,9 +116,7 @@ class ShardExtractor:
             docs, skipped = read_shard(shard, self.on_error)
         except FormatError as e:
             return {}, e
-        out = []
-        for lo in range(0, len(docs), self.chunk):
-            out.extend(self.extractor.extract(docs[lo : lo + self.chunk], batch_size=self.batch_size))
+        out = list(self.extractor.extract_chunks(docs, chunk=self.chunk, batch_size=self.batch_size))
         part = _part(self.out_dir, shard.index, self.fmt)
         _write_part(out, part, self.fmt)
         done = {**shard.to_dict(), "part": part.name, "documents": len(out), "skipped": skipped}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ class Extractor:
             from smallext.students.relations import RelationSpec
 
             self.relation_spec = RelationSpec.from_types(config["relation_types"], self.entity_types,
-                                                         config.get("relation_threshold", 0.5), self.max_length - 2)
+                                                         config.get("relation_threshold", 0.5), self.max_length)
 
     @property
     def relation_types(self) -> list[str]:
@@ -100,14 +100,12 @@ class Extractor:
         tokenizer.no_truncation()
         return cls(model_dir, config, session, tokenizer, str(onnx_path), relation_session)
 
-    def _run(self, batch: dict[str, np.ndarray], output: str = "logits") -> np.ndarray:
+    def _run(self, batch: dict[str, np.ndarray], *outputs: str) -> np.ndarray:
+        """The model's ``outputs`` (default ``logits``) for a batch, side by side on the last axis, from one encoder
+        pass: ``_run(batch, "logits", "hidden")`` is (B, T, n_tags + H)."""
         feed = {k: v for k, v in batch.items() if k in self._inputs}
-        return self.session.run([output], feed)[0]
-
-    def _run_both(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        """Logits and encoder states side by side, (B, T, n_tags + H), from one encoder pass."""
-        feed = {k: v for k, v in batch.items() if k in self._inputs}
-        return np.concatenate(self.session.run(["logits", "hidden"], feed), axis=-1)
+        out = self.session.run(list(outputs or ("logits",)), feed)
+        return out[0] if len(out) == 1 else np.concatenate(out, axis=-1)
 
     def _run_relations(self, feats: dict[str, np.ndarray]) -> np.ndarray:
         return self.relation_session.run(["probs"], feats)[0]
@@ -133,6 +131,15 @@ class Extractor:
             One Document per input, in input order, spans sorted by offset, ``source`` = ``model:DIR``.
         """
         return self._predict(inputs, batch_size, False)
+
+    def extract_chunks(self, docs: Sequence[Document], *, chunk: int | None = None, batch_size: int = 32
+                       ) -> Iterator[Document]:
+        """:meth:`extract` over ``docs`` in calls of ``chunk`` documents (default :data:`FILE_CHUNK`), yielding
+        them in order: what a batch job over a file runs (the chunk bounds memory; the results depend on it, since
+        int8 outputs depend on which documents share a batch)."""
+        size = chunk or FILE_CHUNK
+        for lo in range(0, len(docs), size):
+            yield from self.extract(docs[lo : lo + size], batch_size=batch_size)
 
     def extract_with_probs(
         self, inputs: Iterable[str | Document] | str | Document, *, batch_size: int = 32
@@ -196,7 +203,8 @@ class Extractor:
         if not docs:
             return ([], []) if with_probs else []
         rel = (self.relation_spec, self._run_relations) if self.relation_spec is not None else None
-        return predict_documents(docs, self.tokenizer, (self._cls, self._sep), self._run_both if rel else self._run,
+        outputs = ("logits", "hidden") if rel else ("logits",)
+        return predict_documents(docs, self.tokenizer, (self._cls, self._sep), lambda b: self._run(b, *outputs),
                                  self.tags, max_length=self.max_length, stride=self.stride, batch_size=batch_size,
                                  pad_id=self.pad_id, source=self.source, constraints=self._constraints,
                                  with_probs=with_probs, relations=rel)
@@ -260,19 +268,15 @@ def extract_file(
         kind = fmt or format_from_path(input_path)
         docs = list(iter_jsonl(input_path)) if kind == "jsonl" else read_text(input_path)
 
-    def results():
-        for lo in range(0, len(docs), chunk):
-            yield from ex.extract(docs[lo : lo + chunk], batch_size=batch_size)
-
     n = 0
     if out_path is None or str(out_path) == "-":
-        for d in results():
+        for d in ex.extract_chunks(docs, chunk=chunk, batch_size=batch_size):
             sys.stdout.write(dumps(d) + "\n")
             n += 1
         sys.stdout.flush()
         return n
     with atomic_write(out_path) as f:
-        for d in results():
+        for d in ex.extract_chunks(docs, chunk=chunk, batch_size=batch_size):
             f.write(dumps(d) + "\n")
             n += 1
     return n

@@ -59,8 +59,10 @@ class RelationSpec:
 
     @classmethod
     def from_types(cls, relation_types: Sequence[dict], entity_types: Sequence[str], threshold: float = 0.5,
-                   max_pair_pieces: int = 254) -> RelationSpec:
-        """From ``[{"name", "head": [...], "tail": [...], "symmetric"}]`` (a schema's relation types as dicts)."""
+                   max_length: int = 256) -> RelationSpec:
+        """From ``[{"name", "head": [...], "tail": [...], "symmetric"}]`` (a schema's relation types as dicts), for a
+        student whose windows hold ``max_length`` word pieces with [CLS] and [SEP]: its arguments may lie at most
+        ``max_length - 2`` pieces apart (one window)."""
         index = {t: i for i, t in enumerate(entity_types)}
         allowed = np.zeros((len(entity_types), len(entity_types), len(relation_types)), dtype=bool)
         for r, rt in enumerate(relation_types):
@@ -71,7 +73,7 @@ class RelationSpec:
                         if rt.get("symmetric"):
                             allowed[index[t], index[h], r] = True
         return cls(tuple(rt["name"] for rt in relation_types), tuple(entity_types), allowed,
-                   np.array([bool(rt.get("symmetric")) for rt in relation_types]), threshold, max_pair_pieces)
+                   np.array([bool(rt.get("symmetric")) for rt in relation_types]), threshold, max_length - 2)
 
 
 def distance_bucket(gap_words: int, head_first: bool) -> int:

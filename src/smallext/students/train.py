@@ -69,7 +69,7 @@ class TrainResult:
         if not self.relation_types:
             return None
         return RelationSpec.from_types(self.relation_types, self.entity_types, self.config.relation_threshold,
-                                       self.config.max_length - 2)
+                                       self.config.max_length)
 
     def card_facts(self) -> dict[str, Any]:
         return {"config": self.config.model_dump(), "best_epoch": self.best_epoch, "history": self.history,
@@ -160,17 +160,15 @@ def _window_pairs(wins, encoded, docs: Sequence[Document], spec: RelationSpec) -
     rindex = {r: k for k, r in enumerate(spec.labels)}
     per_text = []
     for d, enc in zip(docs, encoded, strict=True):
-        spans = [s for s in d.spans if s.label in spec.entity_types]
-        keep = {id(s) for s in spans}
-        old = {k: i for i, k in enumerate(k for k, s in enumerate(d.spans) if id(s) in keep)}
+        d = d.map_spans(lambda s: s if s.label in spec.entity_types else None)  # relations follow their spans
+        spans = d.spans
         pieces = [span_pieces(enc, s) for s in spans]
         gold: dict[tuple[int, int], set[int]] = {}
         for r in d.relations:
-            if r.label in rindex and r.head in old and r.tail in old:
-                h, t = old[r.head], old[r.tail]
-                gold.setdefault((h, t), set()).add(rindex[r.label])
+            if r.label in rindex:
+                gold.setdefault((r.head, r.tail), set()).add(rindex[r.label])
                 if spec.symmetric[rindex[r.label]]:
-                    gold.setdefault((t, h), set()).add(rindex[r.label])
+                    gold.setdefault((r.tail, r.head), set()).add(rindex[r.label])
         per_text.append((spans, pieces, [span_words(enc, s) for s in spans], gold))
     out: list[_WindowPairs | None] = []
     for w in wins:
@@ -314,7 +312,7 @@ def train(
     lengths = [len(w.ids) for w in wins]
     rel_types = [{"name": r["name"], "head": list(r["head"]), "tail": list(r["tail"]),
                   "symmetric": bool(r.get("symmetric"))} for r in (relation_types or [])]
-    spec = RelationSpec.from_types(rel_types, entity_types, cfg.relation_threshold, cfg.max_length - 2) if (
+    spec = RelationSpec.from_types(rel_types, entity_types, cfg.relation_threshold, cfg.max_length) if (
         rel_types) else None
     win_pairs = _window_pairs(wins, encoded, train_docs, spec) if spec else None
 
