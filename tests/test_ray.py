@@ -326,3 +326,18 @@ def test_a_distill_run_on_ray_measures_the_students_throughput_there(cluster, ti
                               "peak_rss_mb": 1.0, "size_mb": 1.0, "timing_ray": t},
                   "agreement": scores, "speedup_documents_per_s": 1.0}}
     assert f"Student on Ray ({t['workers']} workers x 1 threads)" in render_markdown(m)
+
+
+def test_parquet_parts_keep_relations(tmp_path):
+    """A relation student's output written as Parquet reads back with its relations (indices into its spans)."""
+    from smallext.doc import Relation, Span
+    from smallext.scale.extract import _read_part, _write_part
+
+    docs = [Document("a", "Ann works for Acme .", [Span(0, 3, "Peop", 0.9, "m"), Span(14, 18, "Org", 0.8, "m")],
+                     {"k": 1}, relations=[Relation(0, 1, "Work_For", 0.7)]),
+            Document("b", "nothing here", [], {})]
+    for fmt in ("parquet", "jsonl"):
+        _write_part(docs, tmp_path / f"part-00000.{fmt}", fmt)
+        back = list(_read_part(tmp_path / f"part-00000.{fmt}"))
+        assert [(d.id, d.text, d.spans, d.relations, d.meta) for d in back] == [
+            (d.id, d.text, d.spans, d.relations, d.meta) for d in docs]

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from smallext.doc import Document, Span
+from smallext.doc import Document, Relation, Span
 from smallext.errors import ConfigError, FormatError
 from smallext.io.atomic import atomic_write
 from smallext.io.jsonl import dumps
@@ -50,7 +50,8 @@ def _write_json(path: Path, obj: Any) -> None:
 
 def _write_part(docs: Sequence[Document], path: Path, fmt: str) -> None:
     """One shard's documents, atomically: JSONL lines, or Parquet with columns ``id``, ``text``, ``spans``
-    (a list of ``{start, end, label, score, source}``), ``meta`` (JSON text)."""
+    (a list of ``{start, end, label, score, source}``), ``relations`` (a list of ``{head, tail, label, score}``,
+    indices into ``spans``), ``meta`` (JSON text)."""
     if fmt == "jsonl":
         with atomic_write(path) as f:
             for d in docs:
@@ -61,11 +62,15 @@ def _write_part(docs: Sequence[Document], path: Path, fmt: str) -> None:
 
     span = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("label", pa.string()), ("score", pa.float64()),
                       ("source", pa.string())])
+    relation = pa.struct([("head", pa.int64()), ("tail", pa.int64()), ("label", pa.string()),
+                          ("score", pa.float64())])
     table = pa.table({
         "id": pa.array([d.id for d in docs], pa.string()),
         "text": pa.array([d.text for d in docs], pa.string()),
         "spans": pa.array([[{"start": s.start, "end": s.end, "label": s.label, "score": s.score, "source": s.source}
                             for s in d.spans] for d in docs], pa.list_(span)),
+        "relations": pa.array([[{"head": r.head, "tail": r.tail, "label": r.label, "score": r.score}
+                                for r in d.relations] for d in docs], pa.list_(relation)),
         "meta": pa.array([json.dumps(d.meta, ensure_ascii=False) for d in docs], pa.string()),
     })
     with atomic_write(path, "wb") as f:
@@ -283,18 +288,23 @@ def iter_output(out_dir: str | Path) -> Iterator[Document]:
     report = out_dir / "report.json"
     if not report.is_file():
         raise ConfigError(f"{out_dir}: no report.json; the extraction did not finish (run it again)")
-    from smallext.io.jsonl import iter_jsonl
-
     for name in json.loads(report.read_text(encoding="utf-8"))["parts"]:
-        path = out_dir / name
-        if path.suffix == ".jsonl":
-            yield from iter_jsonl(path)
-            continue
-        import pyarrow.parquet as pq
+        yield from _read_part(out_dir / name)
 
-        for row in pq.read_table(path).to_pylist():
-            spans = [Span(s["start"], s["end"], s["label"], s["score"], s["source"]) for s in row["spans"]]
-            yield Document(row["id"], row["text"], spans, json.loads(row["meta"]))
+
+def _read_part(path: Path) -> Iterator[Document]:
+    """The documents of one part written by :func:`_write_part` (JSONL or Parquet)."""
+    if path.suffix == ".jsonl":
+        from smallext.io.jsonl import iter_jsonl
+
+        yield from iter_jsonl(path)
+        return
+    import pyarrow.parquet as pq
+
+    for row in pq.read_table(path).to_pylist():
+        spans = [Span(s["start"], s["end"], s["label"], s["score"], s["source"]) for s in row["spans"]]
+        relations = [Relation(r["head"], r["tail"], r["label"], r["score"]) for r in row.get("relations") or []]
+        yield Document(row["id"], row["text"], spans, json.loads(row["meta"]), relations=relations)
 
 
 def ray_throughput(model: str | Path, texts: Sequence[str], work_dir: str | Path, *, address: str | None = None,
