@@ -195,13 +195,15 @@ class EntityTask(Task):
         self.shot_groups = shot_groups
         self.prompt_variant = prompt_variant
         self._shots: dict[str, list[Document]] = {}
-        instructions = {"list": INSTRUCTIONS, "pairs": PAIRS_INSTRUCTIONS,
-                        "grouped": GROUPED_INSTRUCTIONS}[reply_format]
         self.system = (
-            f"{instructions}\n\nEntity types of the schema '{schema.name}'"
+            f"{self.instructions()}\n\nEntity types of the schema '{schema.name}'"
             + (f" ({schema.description})" if schema.description else "")
             + f":\n{render_types(schema, guidelines, prompt_variant)}"
         )
+
+    def instructions(self) -> str:
+        """The fixed rules at the head of the system prompt, for this task's reply format."""
+        return {"list": INSTRUCTIONS, "pairs": PAIRS_INSTRUCTIONS, "grouped": GROUPED_INSTRUCTIONS}[self.reply_format]
 
     def json_schema(self, text: str | None = None) -> dict:
         """JSON Schema of a valid reply: types restricted to the schema's names and, given the input text, at

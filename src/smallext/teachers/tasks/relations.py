@@ -110,8 +110,10 @@ class RelationTask(EntityTask):
         if reply_format != "list":
             raise ValueError(f"the relation task replies in the 'list' format only, not {reply_format!r}")
         super().__init__(schema, selector, shots, guidelines, reply_format, occurrences, shot_groups, prompt_variant)
-        self.system = self.system.replace(self.system.split("\n\n", 1)[0], INSTRUCTIONS, 1) + (
-            f"\n\nRelation types:\n{render_relation_types(schema, guidelines)}")
+        self.system += f"\n\nRelation types:\n{render_relation_types(schema, guidelines)}"
+
+    def instructions(self) -> str:
+        return INSTRUCTIONS
 
     def reply_for(self, doc: Document) -> str:
         return relation_reply_for(doc)
