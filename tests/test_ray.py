@@ -334,7 +334,7 @@ def test_parquet_parts_keep_relations(tmp_path):
     from smallext.scale.extract import _read_part, _write_part
 
     docs = [Document("a", "Ann works for Acme .", [Span(0, 3, "Peop", 0.9, "m"), Span(14, 18, "Org", 0.8, "m")],
-                     {"k": 1}, relations=[Relation(0, 1, "Work_For", 0.7)]),
+                     {"k": 1}, relations=[Relation(0, 1, "Work_For", 0.7, "m")]),
             Document("b", "nothing here", [], {})]
     for fmt in ("parquet", "jsonl"):
         _write_part(docs, tmp_path / f"part-00000.{fmt}", fmt)

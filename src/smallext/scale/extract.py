@@ -50,7 +50,7 @@ def _write_json(path: Path, obj: Any) -> None:
 
 def _write_part(docs: Sequence[Document], path: Path, fmt: str) -> None:
     """One shard's documents, atomically: JSONL lines, or Parquet with columns ``id``, ``text``, ``spans``
-    (a list of ``{start, end, label, score, source}``), ``relations`` (a list of ``{head, tail, label, score}``,
+    (a list of ``{start, end, label, score, source}``), ``relations`` (a list of ``{head, tail, label, score, source}``,
     indices into ``spans``), ``meta`` (JSON text)."""
     if fmt == "jsonl":
         with atomic_write(path) as f:
@@ -63,13 +63,14 @@ def _write_part(docs: Sequence[Document], path: Path, fmt: str) -> None:
     span = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("label", pa.string()), ("score", pa.float64()),
                       ("source", pa.string())])
     relation = pa.struct([("head", pa.int64()), ("tail", pa.int64()), ("label", pa.string()),
-                          ("score", pa.float64())])
+                          ("score", pa.float64()), ("source", pa.string())])
     table = pa.table({
         "id": pa.array([d.id for d in docs], pa.string()),
         "text": pa.array([d.text for d in docs], pa.string()),
         "spans": pa.array([[{"start": s.start, "end": s.end, "label": s.label, "score": s.score, "source": s.source}
                             for s in d.spans] for d in docs], pa.list_(span)),
-        "relations": pa.array([[{"head": r.head, "tail": r.tail, "label": r.label, "score": r.score}
+        "relations": pa.array([[{"head": r.head, "tail": r.tail, "label": r.label, "score": r.score,
+                                 "source": r.source}
                                 for r in d.relations] for d in docs], pa.list_(relation)),
         "meta": pa.array([json.dumps(d.meta, ensure_ascii=False) for d in docs], pa.string()),
     })
@@ -303,7 +304,8 @@ def _read_part(path: Path) -> Iterator[Document]:
 
     for row in pq.read_table(path).to_pylist():
         spans = [Span(s["start"], s["end"], s["label"], s["score"], s["source"]) for s in row["spans"]]
-        relations = [Relation(r["head"], r["tail"], r["label"], r["score"]) for r in row.get("relations") or []]
+        relations = [Relation(r["head"], r["tail"], r["label"], r["score"], r["source"])
+                     for r in row.get("relations") or []]
         yield Document(row["id"], row["text"], spans, json.loads(row["meta"]), relations=relations)
 
 
