@@ -377,12 +377,16 @@ def test_review_loop_waits_for_label_studio_and_resumes(data, tmp_path):
 @pytest.mark.slow
 def test_review_stage_with_a_simulated_reviewer(data, tmp_path):
     """A distill config with review: the students of each round select by MNLP, the simulated reviewer copies
-    the gold labels of what they select, the report and model card say the reviewer was simulated."""
+    the gold labels of what they select, the report and model card say the reviewer was simulated; with a gold
+    dev set the report gives (and plots) the dev F1 of each round's student and the final one."""
     from smallext.datasets import load
+    from smallext.io import write_jsonl
     from smallext.pipeline import distill
+    from smallext.students.extractor import Extractor
 
+    write_jsonl(load("conll2003:dev")[:40], tmp_path / "dev.jsonl")
     path = _config(tmp_path, {"budget": 4, "rounds": 2, "strategy": "mnlp", "reviewer": "simulated",
-                              "gold": "conll2003:train"})
+                              "gold": "conll2003:train"}, dev=str(tmp_path / "dev.jsonl"))
     distill(path, progress=False)
     run = tmp_path / "run"
     state = json.loads((run / "stages.json").read_text())
@@ -403,6 +407,14 @@ def test_review_stage_with_a_simulated_reviewer(data, tmp_path):
         len({s.key for s in d.spans} ^ {s.key for s in silver[d.id].spans}) for d in reviewed)
     for text in ((run / "model" / "README.md").read_text(), (run / "report.md").read_text()):
         assert "a simulated reviewer (the gold labels of conll2003:train copied" in text
+    dev_f1 = [Extractor.load(run / "review" / f"round-{r}" / "model").config["card"]["scores"]["dev (int8 ONNX)"]
+              ["micro"]["f1"] for r in (1, 2)]
+    assert [r["dev_f1"] for r in info["rounds"]] == dev_f1
+    final = json.loads((run / "metrics.json").read_text())["training"]["dev_f1_int8"]
+    report = (run / "report.md").read_text()
+    assert "| documents reviewed | 0 | 4 | 8 |" in report
+    assert "| dev F1 | " + " | ".join(f"{f:.3f}" for f in [*dev_f1, final]) + " |" in report
+    assert (run / "report.html").read_text().count("<img") == 3  # with the review curve
     distill(path, progress=False)  # a re-run reuses every stage
     assert json.loads((run / "stages.json").read_text()) == state
 

@@ -127,14 +127,43 @@ def review_notes(review: dict[str, Any] | None) -> list[str]:
             f"round(s) were reviewed by {who}; their reviewed labels replace the teacher's."]
 
 
-def review_lines(review: dict[str, Any] | None) -> list[str]:
-    """The report's section on the review loop: who reviewed, and what each round changed."""
+def review_curve(m: dict[str, Any]) -> tuple[list[int], list[float]] | None:
+    """F1 on the gold dev set against documents reviewed: each review round's selecting student (trained on the
+    labels reviewed so far) and the final student, or ``None`` when there is no gold dev set (``dev`` in the
+    config) or fewer than two such students (strategies ``random`` and ``errors`` train none in the rounds).
+    Returns ``(documents reviewed, micro F1 (strict, int8 ONNX))``."""
+    review, training = m.get("review"), m.get("training") or {}
+    if not review or not m["config"].get("dev"):
+        return None
+    xs, ys, seen = [], [], 0
+    for r in review["rounds"]:
+        if r.get("dev_f1") is not None:
+            xs.append(seen)
+            ys.append(r["dev_f1"])
+        seen += r["reviewed"]
+    if training.get("dev_f1_int8") is not None:
+        xs.append(seen)
+        ys.append(training["dev_f1_int8"])
+    return (xs, ys) if len(xs) >= 2 else None
+
+
+def review_lines(m: dict[str, Any]) -> list[str]:
+    """The report's section on the review loop: who reviewed, what each round changed, and (with a gold dev
+    set) the dev F1 of the student trained on the labels reviewed so far (:func:`review_curve`)."""
+    review = m.get("review")
     if not review:
         return []
     lines = ["## Review", "", *review_notes(review), "", "| round | reviewed | spans before | spans after | "
              "span changes | not reviewed |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['round']} | {r['reviewed']} | {r['spans_before']} | {r['spans_after']} | {r['changed']} "
               f"| {len(r.get('skipped') or [])} |" for r in review["rounds"]]
+    curve = review_curve(m)
+    if curve:
+        lines += ["", f"Student F1 on the gold dev set (`{m['config']['dev']}`) against documents reviewed (the "
+                      "students of the rounds, then the final one):", "",
+                  "| documents reviewed | " + " | ".join(str(x) for x in curve[0]) + " |",
+                  "|---|" + "---|" * len(curve[0]),
+                  "| dev F1 | " + " | ".join(f"{y:.3f}" for y in curve[1]) + " |"]
     return [*lines, ""]
 
 
@@ -184,7 +213,7 @@ def render_markdown(m: dict[str, Any]) -> str:
         lines += ["> The teacher is `gold`: it copies the gold labels. This is an upper bound for experiments, "
                   "not a real teacher.", ""]
     lines += quality_lines(m.get("quality"))
-    lines += review_lines(m.get("review"))
+    lines += review_lines(m)
     if "test" not in m:
         lines += ["No gold test set was given, so there are no test scores.", ""]
         return "\n".join(lines)
@@ -232,7 +261,8 @@ def _png(fig) -> str:
 
 
 def plots(m: dict[str, Any]) -> list[str]:
-    """Base64 PNGs: F1 against documents/s (log axis), and per-type F1 bars."""
+    """Base64 PNGs: F1 against documents/s (log axis), per-type F1 bars, and with a review loop and a gold dev
+    set, dev F1 against documents reviewed (:func:`review_curve`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -270,6 +300,17 @@ def plots(m: dict[str, Any]) -> list[str]:
     ax.set_title("F1 per entity type")
     out.append(_png(fig))
     plt.close(fig)
+    curve = review_curve(m)
+    if curve:
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        ax.plot(*curve, marker="o", label=m["review"]["strategy"])
+        ax.set_xlabel("documents reviewed")
+        ax.set_ylabel("F1 on the gold dev set (strict, micro)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        ax.set_title("What the review budget bought")
+        out.append(_png(fig))
+        plt.close(fig)
     return out
 
 

@@ -76,7 +76,9 @@ class ReviewResult:
         labels: the labels with every reviewed document in place of its silver version (input order).
         reviewed: the reviewed documents, in review order.
         rounds: per round ``{"round", "selected": [ids], "reviewed", "skipped", "spans_before", "spans_after",
-            "changed"}`` and, when a test set is given, ``"test_f1"`` of the student that selected.
+            "changed"}``; when the round trained a student (a strategy that needs one, or a test set), ``"dev_f1"``:
+            that student's micro F1 (strict, int8 ONNX) on its dev set as its model card gives it (``None``
+            without a dev set); and, when a test set is given, ``"test_f1"`` of the student that selected.
         final: with a test set, ``{"rounds", "reviewed", "test_f1"}`` of the student trained after the last round.
     """
 
@@ -131,6 +133,13 @@ def _export_for(exports: Sequence[str], ids: set[str]) -> str | None:
         if names and names <= ids:
             return path
     return None
+
+
+def dev_f1(extractor) -> float | None:
+    """A packaged student's micro F1 (strict, int8 ONNX) on the dev set it was trained with, from its model card
+    (``card.scores["dev (int8 ONNX)"]``); ``None`` when it had no dev set."""
+    scores = extractor.config.get("card", {}).get("scores", {}).get("dev (int8 ONNX)")
+    return scores["micro"]["f1"] if scores else None
 
 
 def _changed(before: Document, after: Document) -> int:
@@ -209,6 +218,8 @@ def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_
         info = state["rounds"].get(str(r), {})
         need_model = options.strategy in NEEDS_MODEL or test is not None
         ex = student(current, rd / "model") if need_model else None
+        if ex is not None and "dev_f1" not in info:
+            info["dev_f1"] = dev_f1(ex)
         if test is not None and "test_f1" not in info:
             info["test_f1"] = score(ex)
         sel_path = rd / "selected.jsonl"
