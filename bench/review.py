@@ -1,6 +1,7 @@
 """What a review budget buys: active learning with a simulated reviewer, each selection strategy against random.
 
     python bench/review.py [--datasets crossner-ai conll2003] [--seeds 3] [--strategies ...] [--labels best|0shot]
+                           [--finished-only]
 
 Per dataset, the teacher's labels of the corpus (``best``: those of bench/quality.py's most accurate student
 within the 0-shot teacher's time: the 0-shot local Qwen teacher's labels repaired by the quality stage, trained
@@ -68,8 +69,9 @@ def silver_labels(name: str, args) -> tuple[dict, list, str]:
 
 
 def one_run(name: str, labels_kind: str, strategy: str, seed: int, cfg: dict, labels: list, gold_spec: str,
-            flags) -> dict:
-    """One review loop; its result is kept in its folder and read back on a re-run."""
+            flags, finished_only: bool = False) -> dict | None:
+    """One review loop; its result is kept in its folder and read back on a re-run (``finished_only``: only
+    read back, ``None`` when the run has not finished)."""
     from smallext.datasets import load_documents
     from smallext.io.jsonl import digest
     from smallext.pipeline import load_config
@@ -81,6 +83,8 @@ def one_run(name: str, labels_kind: str, strategy: str, seed: int, cfg: dict, la
     done = folder / "result.json"
     if done.is_file():
         return json.loads(done.read_text())
+    if finished_only:
+        return None
     config = load_config({**cfg, "output": str(folder)})
     schema = load_schema(config.schema_path)
     docs = schema.map_documents([d for d in labels if "teacher_error" not in d.meta])
@@ -175,7 +179,10 @@ def markdown(results: dict) -> str:
         curves = d["curves"]
         budgets = next(iter(curves.values()))["reviewed"]
         if not d.get("complete", True):
-            lines += [f"> {name}: partial: {len(d['runs'])} runs so far.", ""]
+            lines += [f"> {name}: partial: {len(d['runs'])} runs so far"
+                      + (f" ({d['left_out']} more finished runs of seeds that not every strategy has finished are "
+                         "left out, so strategies compare on the same seeds)" if d.get("left_out") else "")
+                      + ".", ""]
         lines += [f"## {name}", "", "| strategy | seeds | " + " | ".join(f"{b} reviewed" for b in budgets) + " |",
                   "|---|---|" + "---|" * len(budgets)]
         for s, t in curves.items():
@@ -210,6 +217,16 @@ def targets(name: str, curves: dict) -> dict:
     return out
 
 
+def report(results: dict, name: str, runs: list[dict], args, t0: float, left_out: int = 0) -> None:
+    """Add a dataset's runs so far to the results and write the results files and the plot."""
+    curves = summarize(runs, args.strategies)
+    results["datasets"][name] = {"runs": runs, "curves": curves, "targets": targets(name, curves),
+                                 "complete": len(runs) == args.seeds * len(args.strategies), "left_out": left_out}
+    results["wall_seconds"] = time.perf_counter() - t0
+    plot(results, RESULTS / "review.png")
+    write_results("review", results, markdown(results))
+
+
 def main() -> None:
     from smallext.quality.select import STRATEGIES
 
@@ -222,6 +239,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=8, help="CoNLL-2003 student epochs (CrossNER-AI: its config's)")
     p.add_argument("--shots", type=int, default=4, help="as bench/quality.py (for its base config)")
     p.add_argument("--shot-groups", type=int, default=8)
+    p.add_argument("--finished-only", action="store_true",
+                   help="start no run: write the results of the finished ones, over the seeds every strategy has "
+                        "finished (a partial benchmark compares strategies on the same seeds)")
     args = p.parse_args()
     t0 = time.perf_counter()
     results = {"args": " ".join(sys.argv[1:]), "machine": machine(), "labels": args.labels, "datasets": {}}
@@ -231,13 +251,21 @@ def main() -> None:
         runs = []
         for seed in range(1, args.seeds + 1):
             for s in args.strategies:  # the results so far are written after every run
-                runs.append(one_run(name, args.labels, s, seed, cfg, labels, gold_spec, flags))
-                curves = summarize(runs, args.strategies)
-                results["datasets"][name] = {"runs": runs, "curves": curves, "targets": targets(name, curves),
-                                             "complete": len(runs) == args.seeds * len(args.strategies)}
-                results["wall_seconds"] = time.perf_counter() - t0
-                plot(results, RESULTS / "review.png")
-                write_results("review", results, markdown(results))
+                r = one_run(name, args.labels, s, seed, cfg, labels, gold_spec, flags, args.finished_only)
+                if r is None:
+                    continue
+                runs.append(r)
+                if not args.finished_only:
+                    report(results, name, runs, args, t0)
+        if args.finished_only:
+            seeds = [k for k in range(1, args.seeds + 1)
+                     if sum(r["seed"] == k for r in runs) == len(args.strategies)]
+            left = [r for r in runs if r["seed"] not in seeds]
+            if left:
+                print(f"[review] {name}: {len(left)} finished run(s) of seeds not finished by every strategy are "
+                      "left out", file=sys.stderr)
+            if seeds:
+                report(results, name, [r for r in runs if r["seed"] in seeds], args, t0, left_out=len(left))
     print(markdown(results))
 
 
