@@ -36,11 +36,14 @@ def ai(data):
 # --- spaCy DocBin -------------------------------------------------------------------------------------------
 
 def test_docbin_round_trip_keeps_text_spans_ids_and_meta(ai, tmp_path):
-    _, docs = ai
+    docs = list(ai[1])
+    first = docs[0].spans[0]  # a teacher's span: score, source and alignment travel too
+    docs[0] = docs[0].with_spans([Span(first.start, first.end, first.label, 0.625, "llamacpp:qwen", "fuzzy"),
+                                  *docs[0].spans[1:]])
     assert write(docs, tmp_path / "ai.spacy") == len(docs)
     back = read(tmp_path / "ai.spacy")
-    assert [(d.id, d.text, [s.key for s in d.spans], d.meta) for d in back] == \
-        [(d.id, d.text, [s.key for s in d.spans], d.meta) for d in docs]
+    assert [(d.id, d.text, d.spans, d.meta) for d in back] == [(d.id, d.text, d.spans, d.meta) for d in docs]
+    assert back[0].spans[0].score == 0.625 and back[0].spans[0].alignment == "fuzzy"
 
 
 def test_docbin_splits_tokens_at_span_edges_and_reads_spacys_own_files(tmp_path):
@@ -207,7 +210,13 @@ def test_model_strategies_score_what_they_say(tiny_student, data):
     # disagreement with the student's own predictions is zero; with the gold it is 1 - span F1
     assert set(score_documents(predicted, "disagreement", extractor=ex).values()) == {0.0}
     dis = score_documents(docs, "disagreement", extractor=ex)
+    for d, pr in zip(docs, predicted, strict=True):  # by hand: 1 - strict span F1 (two empty documents agree)
+        g, q = {s.key for s in d.spans}, {s.key for s in pr.spans}
+        assert dis[d.id] == pytest.approx(1 - (2 * len(g & q) / (len(g) + len(q)) if g or q else 1.0))
     assert any(v > 0 for v in dis.values())
+    aliased = [d.with_spans([Span(s.start, s.end, "PERSON") for s in d.spans]) for d in docs[:5] if d.spans]
+    with pytest.raises(ConfigError, match="'PERSON' are not its entity types"):
+        score_documents(aliased, "disagreement", extractor=ex)
     # BALD: deterministic under a seed; zero without dropout; the dropout probabilities average near the
     # model's own (the fp32 head over the int8 encoder's hidden states)
     bald = score_documents(docs, "bald", extractor=ex, seed=5)
@@ -222,6 +231,16 @@ def test_model_strategies_score_what_they_say(tiny_student, data):
     assert np.mean(same) > 0.95
     assert score_documents(docs[:20], "bald", extractor=type("E", (), {"dropout_probs": lambda self, d, **k: [
         np.repeat(x[:1], 3, axis=0) for x in p0]})()) == pytest.approx({d.id: 0.0 for d in docs[:20]}, abs=1e-6)
+
+
+def test_bald_is_the_mutual_information_in_nats():
+    """Two dropout samples that disagree completely on a word ([1, 0] and [0, 1]): the mean is uniform (entropy
+    ln 2), each sample is certain (entropy 0), so the mutual information is ln 2; samples that agree give 0."""
+    apart = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])
+    agree = np.array([[[0.7, 0.3], [0.5, 0.5]], [[0.7, 0.3], [0.5, 0.5]]])
+    fake = type("E", (), {"dropout_probs": lambda self, d, **k: [apart, agree]})()
+    docs = [Document("a", "x"), Document("b", "y z")]
+    assert score_documents(docs, "bald", extractor=fake) == pytest.approx({"a": np.log(2), "b": 0.0}, abs=1e-9)
 
 
 def test_select_cli_writes_the_batch(ai, tmp_path):
@@ -252,6 +271,8 @@ def test_label_studio_round_trip(ai, tmp_path):
     correct others, skip one, leave one), export, import back: accepted spans unchanged, corrections arrive,
     the rest reported."""
     exe = _label_studio()
+    if exe is None and os.environ.get("SMALLEXT_REQUIRE_LABEL_STUDIO"):  # `make test` built it: never skip there
+        pytest.fail("SMALLEXT_REQUIRE_LABEL_STUDIO is set but Label Studio is not installed (.venv-labelstudio)")
     if exe is None:
         pytest.skip("Label Studio not installed: `make labelstudio` builds .venv-labelstudio (or set "
                     "SMALLEXT_LABEL_STUDIO to a label-studio executable)")
@@ -435,18 +456,19 @@ def test_reviewed_documents_can_form_the_dev_set(tmp_path):
     assert len(train) + len(dev) == 20 and "held-out" in kind
 
 
+def _no_training(*_):
+    raise AssertionError("random selection without a test set trains no student")
+
+
 def test_review_loop_round_closes_only_when_every_task_is_done_and_settings_changes_keep_old_rounds(ai, tmp_path):
     from smallext.quality.review import AwaitingReview, ReviewOptions, review_loop
 
     schema, docs = ai
     labels = docs[:40]
 
-    def never(*_):
-        raise AssertionError("random selection without a test set trains no student")
-
     opts = ReviewOptions(budget=4, rounds=1, strategy="random", reviewer="labelstudio")
     with pytest.raises(AwaitingReview, match="round 1: import"):
-        review_loop(labels, schema, opts, tmp_path / "r", train=never)
+        review_loop(labels, schema, opts, tmp_path / "r", train=_no_training)
     tasks = json.loads((tmp_path / "r" / "round-1" / "tasks.json").read_text())
     # a default Label Studio export: two tasks annotated, the others left out
     partial = [{"id": i, "data": t["data"], "annotations": [_ann(t["predictions"][0]["result"], aid=i)]}
@@ -456,7 +478,7 @@ def test_review_loop_round_closes_only_when_every_task_is_done_and_settings_chan
     assert sorted(t["reason"] for t in got.skipped) == ["missing from the export"] * 2
     with pytest.raises(AwaitingReview, match="2 of 4 documents are not reviewed"):
         review_loop(labels, schema, opts.model_copy(update={"exports": [str(tmp_path / "partial.json")]}),
-                    tmp_path / "r", train=never)
+                    tmp_path / "r", train=_no_training)
     # the whole round, the same document twice (imported twice into Label Studio): the later annotation wins
     full = [{"id": i, "data": t["data"], "annotations": [_ann(t["predictions"][0]["result"], aid=i)]}
             for i, t in enumerate(tasks)]
@@ -465,14 +487,84 @@ def test_review_loop_round_closes_only_when_every_task_is_done_and_settings_chan
     _export(full, tmp_path / "full.json")
     res = review_loop(labels, schema, opts.model_copy(update={"exports": [str(tmp_path / "partial.json"),
                                                                           str(tmp_path / "full.json")]}),
-                      tmp_path / "r", train=never)
+                      tmp_path / "r", train=_no_training)
     assert len(res.reviewed) == 4 and len({d.id for d in res.reviewed}) == 4
     first = next(d for d in res.reviewed if d.id == tasks[0]["data"]["smallext_id"])
     assert first.spans == []
-    # other settings: the finished round is moved aside, not deleted
+    # other settings: the finished round is moved aside, not deleted, and what the person reviewed is carried
+    # over: not asked again
     with pytest.raises(AwaitingReview):
-        review_loop(labels, schema, opts.model_copy(update={"seed": 99}), tmp_path / "r", train=never)
+        review_loop(labels, schema, opts.model_copy(update={"seed": 99}), tmp_path / "r", train=_no_training)
     assert (tmp_path / "r.old-1" / "round-1" / "reviewed.jsonl").is_file()
+    carried = read(tmp_path / "r" / "carried.jsonl")
+    assert sorted(d.id for d in carried) == sorted(d.id for d in res.reviewed)
+    again = {d.id for d in read(tmp_path / "r" / "round-1" / "selected.jsonl")}
+    assert len(again) == 4 and not again & {d.id for d in carried}
+
+
+def test_review_loop_skipped_documents_are_not_offered_again_and_a_project_export_closes_its_rounds(ai, tmp_path):
+    """One Label Studio project for every round: its export holds round 1's tasks beside round 2's. A document
+    the reviewer skipped in round 1 is not selected in round 2 (7 documents, budget 4: without that rule round 2
+    would take it)."""
+    from smallext.quality.review import AwaitingReview, ReviewOptions, review_loop
+
+    schema, docs = ai
+    labels = docs[:7]
+
+    opts = ReviewOptions(budget=4, rounds=2, strategy="random", reviewer="labelstudio")
+    with pytest.raises(AwaitingReview, match="round 1"):
+        review_loop(labels, schema, opts, tmp_path / "r", train=_no_training)
+    t1 = json.loads((tmp_path / "r" / "round-1" / "tasks.json").read_text())
+    project = [{"id": i, "data": t["data"], "annotations": [_ann(t["predictions"][0]["result"], aid=i,
+                                                                 cancelled=i == 0)]} for i, t in enumerate(t1)]
+    _export(project, tmp_path / "p1.json")
+    with pytest.raises(AwaitingReview, match="round 2"):
+        review_loop(labels, schema, opts.model_copy(update={"exports": [str(tmp_path / "p1.json")]}),
+                    tmp_path / "r", train=_no_training)
+    skipped = json.loads((tmp_path / "r" / "round-1" / "skipped.json").read_text())
+    assert skipped == [{"task": 0, "id": t1[0]["data"]["smallext_id"], "reason": "cancelled"}]
+    t2 = json.loads((tmp_path / "r" / "round-2" / "tasks.json").read_text())
+    round2 = {t["data"]["smallext_id"] for t in t2}
+    assert len(round2) == 3 and t1[0]["data"]["smallext_id"] not in round2
+    project += [{"id": 10 + i, "data": t["data"], "annotations": [_ann([], aid=10 + i)]} for i, t in enumerate(t2)]
+    _export(project, tmp_path / "p2.json")  # the whole project, both rounds
+    res = review_loop(labels, schema, opts.model_copy(update={"exports": [str(tmp_path / "p2.json")]}),
+                      tmp_path / "r", train=_no_training)
+    assert len(res.reviewed) == 6 and [r["reviewed"] for r in res.rounds] == [3, 3]
+    assert [len(r["skipped"]) for r in res.rounds] == [1, 0]
+    assert all(d.spans == [] for d in res.reviewed if d.id in round2)
+
+
+def test_read_export_orders_annotations_by_time_and_lists_a_skipped_document_once(ai, tmp_path):
+    schema, _ = ai
+    text = "LeCun designed convolutional neural networks."
+    tasks = [
+        {"id": 1, "data": {"text": text, "smallext_id": "a"}, "annotations": [
+            _ann([_region(15, 44, "algorithm", "y")], aid=2, when="2026-01-01T00:00:00.500000Z"),
+            _ann([_region(0, 5, "researcher", "x")], aid=9, when="2026-01-01T00:00:00Z")]},  # earlier, higher id
+        {"id": 2, "data": {"text": text, "smallext_id": "b"}, "annotations": []},
+        {"id": 3, "data": {"text": text, "smallext_id": "b"}, "annotations": [_ann([], cancelled=True)]},
+        {"id": 4, "data": {"text": text, "smallext_id": "z"}, "annotations": [_ann([])]},
+    ]
+    got = read_export(_export(tasks, tmp_path / "e.json"), schema=schema,
+                      originals=[Document("a", text), Document("b", text)], others="ignore")
+    assert [s.key for s in got.documents[0].spans] == [(15, 44, "algorithm")]
+    assert got.skipped == [{"task": 3, "id": "b", "reason": "cancelled"}] and got.ignored == 1
+    later = [{"id": 1, "data": {"text": text, "smallext_id": "a"}, "annotations": [
+        _ann([_region(0, 5, "researcher", "x")], aid=3, when="2026-01-01T01:00:00+01:00"),  # = 00:00Z
+        _ann([], aid=4, when="2026-01-01T00:00:01+00:00")]}]
+    got = read_export([tmp_path / "e.json", _export(later, tmp_path / "f.json")], schema=schema,
+                      originals=[Document("a", text), Document("b", text)], others="ignore")
+    assert got.documents[0].spans == [] and got.documents[0].meta["review"]["annotation"] == 4
+    emoji = "\U0001F600 LeCun designed networks."
+    bad = [{"id": 7, "data": {"text": emoji, "smallext_id": "e"},
+            "annotations": [_ann([_region(3, 8, "researcher", text="LeCun")])]}]  # UTF-16 offsets
+    with pytest.raises(FormatError, match="f.json: task 7: .*UTF-16"):
+        read_export(_export(bad, tmp_path / "f.json"), schema=schema)
+    good = [{"id": 7, "data": {"text": emoji, "smallext_id": "e"},
+             "annotations": [_ann([_region(2, 7, "researcher", text="LeCun")])]}]  # code points
+    assert read_export(_export(good, tmp_path / "g.json"), schema=schema).documents[0].spans[0].key == \
+        (2, 7, "researcher")
 
 
 def test_docbin_keeps_relations(tmp_path):

@@ -528,14 +528,19 @@ def review_select_cmd(
     = None,
     samples: Annotated[int, typer.Option(min=2, help="Dropout masks per word (bald).")] = 10,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the selection and scores as JSON.")] = None,
+    schema: Annotated[Path | None, typer.Option(help="Schema file: map the labels' aliases to its entity types "
+                                                     "(a dataset's labels, for disagreement).")] = None,
 ) -> None:
     """Select the documents a person should review (active learning)."""
     from smallext.datasets import load_documents
     from smallext.io import read_jsonl, write_jsonl
     from smallext.quality.errors import read_flags
     from smallext.quality.select import load_extractor, select
+    from smallext.schema import load_schema
 
     docs = [d for d in load_documents(labels) if "teacher_error" not in d.meta]
+    if schema is not None:
+        docs = load_schema(schema).map_documents(docs)
     done = {d.id for d in read_jsonl(exclude)} if exclude is not None else set()
     sel = select(docs, budget, strategy, extractor=load_extractor(model, strategy),
                  flags=read_flags(flags) if flags is not None else None, seed=seed, diversity=diversity,

@@ -123,8 +123,11 @@ def review_notes(review: dict[str, Any] | None) -> list[str]:
         return []
     who = (f"a simulated reviewer (the gold labels of {review.get('gold')} copied for the selected documents, "
            "not a person)" if review["reviewer"] == "simulated" else "a person in Label Studio")
-    return [f"{review['reviewed']} documents selected by `{review['strategy']}` in {len(review['rounds'])} "
-            f"round(s) were reviewed by {who}; their reviewed labels replace the teacher's."]
+    carried = review.get("carried") or 0
+    return [f"{review['reviewed'] - carried} documents selected by `{review['strategy']}` in "
+            f"{len(review['rounds'])} round(s) were reviewed by {who}"
+            + (f", beside {carried} reviewed by a person in Label Studio under earlier settings" if carried else "")
+            + "; their reviewed labels replace the teacher's."]
 
 
 def review_curve(m: dict[str, Any]) -> tuple[list[int], list[float]] | None:

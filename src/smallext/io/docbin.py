@@ -2,9 +2,10 @@
 spaCy itself, so spaCy and Prodigy users can bring their data in and take it out.
 
 Entities travel as ``doc.ents`` (character offsets ``start_char``/``end_char`` and ``label_``); the document
-id, meta and relations (indices into the entities, which keep their order) travel in ``doc.user_data``
-(``{"id", "meta", "relations"}``; a DocBin written elsewhere has none, and its documents get ids ``"0"``,
-``"1"``...). Format reference: https://spacy.io/api/docbin.
+id, meta, relations (indices into the entities, which keep their order) and each span's score, source and
+alignment travel in ``doc.user_data`` (``{"id", "meta", "relations", "spans": [[start, end, label, score,
+source, alignment]]}``; a DocBin written elsewhere has none, and its documents get ids ``"0"``, ``"1"``... and
+spans with source ``spacy``). Format reference: https://spacy.io/api/docbin.
 
 Writing keeps the text byte for byte and every span exactly: the text is tokenized by a blank spaCy pipeline
 of ``lang`` and each token that a span edge falls inside is split there, so every span lies on token
@@ -34,8 +35,8 @@ def _spacy():
 
 
 def read_docbin(path: str | Path, lang: str = "xx") -> list[Document]:
-    """Documents of a ``.spacy`` file: text, ``doc.ents`` as spans (``source`` ``spacy``), id and meta from
-    ``doc.user_data`` when this module wrote them.
+    """Documents of a ``.spacy`` file: text, ``doc.ents`` as spans, and id, meta, relations and the spans'
+    scores, sources and alignments from ``doc.user_data`` when this module wrote them (else source ``spacy``, no score).
 
     Raises:
         FileNotFoundError: no such file.
@@ -56,7 +57,9 @@ def read_docbin(path: str | Path, lang: str = "xx") -> list[Document]:
         if doc_id in seen:
             raise FormatError(path, None, f"document {i}: id {doc_id!r} repeats")
         seen.add(doc_id)
-        spans = [Span(e.start_char, e.end_char, e.label_, source="spacy") for e in doc.ents]
+        extra = {(x[0], x[1], x[2]): x[3:] for x in user.get("spans") or []}
+        spans = [Span(e.start_char, e.end_char, e.label_,
+                      *extra.get((e.start_char, e.end_char, e.label_), (None, "spacy", None))) for e in doc.ents]
         relations = [Relation.from_dict(r) for r in user.get("relations") or []]
         try:
             out.append(Document(doc_id, doc.text, spans, meta=dict(user.get("meta") or {}), relations=relations))
@@ -107,7 +110,9 @@ def write_docbin(docs: Iterable[Document], path: str | Path, lang: str = "xx") -
             raise DocumentError(f"document {document.id!r}: overlapping spans cannot be spaCy entities "
                                 f"({e})") from None
         sdoc.user_data = {"id": document.id, "meta": document.meta,
-                          "relations": [r.to_dict() for r in document.relations]}
+                          "relations": [r.to_dict() for r in document.relations],
+                          "spans": [[x.start, x.end, x.label, x.score, x.source, x.alignment]
+                                    for x in document.spans]}
         out.add(sdoc)
         n += 1
     with atomic_write(path, "wb") as f:

@@ -23,14 +23,16 @@ import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from smallext.doc import Document, Relation, Span
 from smallext.errors import FormatError
 from smallext.io.atomic import atomic_write
 
-__all__ = ["FROM_NAME", "TO_NAME", "Imported", "labeling_config", "read_export", "to_task", "write_tasks"]
+__all__ = ["FROM_NAME", "TO_NAME", "Imported", "export_ids", "labeling_config", "read_export", "to_task",
+           "write_tasks"]
 
 FROM_NAME = "label"
 """Name of the ``<Labels>`` control in the generated config (the results' ``from_name``)."""
@@ -87,7 +89,11 @@ def write_tasks(docs: Iterable[Document], path: str | Path, schema=None, *, conf
                 model_version: str | None = None, scores: Mapping[str, float] | None = None) -> int:
     """Write Label Studio tasks (a JSON list) atomically, and the labelling config when ``config_path`` is
     given (``schema`` required then). ``model_version`` defaults to the spans' ``source`` (or ``smallext``);
-    ``scores`` maps document ids to the prediction score. Returns the number of tasks."""
+    ``scores`` maps document ids to the prediction score. Returns the number of tasks.
+
+    Raises:
+        ValueError: ``config_path`` without ``schema``.
+    """
     tasks = []
     for d in docs:
         version = model_version or next((s.source for s in d.spans if s.source), None) or "smallext"
@@ -114,11 +120,14 @@ class Imported:
             ``cancelled`` when every annotation was skipped or cancelled, ``unannotated`` when there is none,
             ``missing from the export`` for an original document no task names: Label Studio's default export
             leaves out tasks nobody annotated). A document in several tasks counts once, with its latest
-            completed annotation.
+            completed annotation, and is listed in ``skipped`` at most once.
+        ignored: the number of tasks left out because they name none of the ``originals`` (``others="ignore"``).
     """
 
     documents: list[Document] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
+    ignored: int = 0
+    """Tasks of documents other than the ``originals`` (``others="ignore"``: a whole project's export)."""
 
 
 def _reviewer(completed_by: Any) -> str:
@@ -127,9 +136,19 @@ def _reviewer(completed_by: Any) -> str:
     return f"user{completed_by}" if completed_by is not None else "unknown"
 
 
-def _when(annotation: dict[str, Any]) -> tuple[str, int]:
-    """An annotation's order in time: its last change (ISO time), then its id."""
-    return str(annotation.get("updated_at") or annotation.get("created_at") or ""), annotation.get("id") or 0
+def _when(annotation: dict[str, Any]) -> tuple[float, int]:
+    """An annotation's order in time: its last change (ISO 8601 time, as seconds since the epoch; ``Z`` or an
+    offset; naive times are taken as UTC; missing or unreadable: earliest), then its id."""
+    stamp = annotation.get("updated_at") or annotation.get("created_at")
+    seconds = float("-inf")
+    if isinstance(stamp, str):
+        try:
+            t = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            seconds = (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+        except ValueError:
+            pass
+    aid = annotation.get("id")
+    return seconds, aid if isinstance(aid, int) else 0
 
 
 def _latest(annotations: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
@@ -139,22 +158,7 @@ def _latest(annotations: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     return max(done, key=_when)
 
 
-def read_export(path: str | Path, *, schema=None, originals: Iterable[Document] | None = None) -> Imported:
-    """Read Label Studio's JSON export into Documents (see :class:`Imported`).
-
-    Args:
-        path: the export file (``Export -> JSON`` in Label Studio, or ``GET /api/projects/ID/export``).
-        schema: when given, every label must be one of its entity (or relation) types.
-        originals: the documents that were exported (for example the ``review select`` output); when given,
-            each task must name one of them (``data.smallext_id``) and keep its text unchanged, and the
-            reviewed document keeps its id and meta.
-
-    Raises:
-        FormatError: not a list of tasks; a task without ``data.text``; a text that differs from the original;
-            an offset outside the text; a ``value.text`` that is not the text at its offsets; a label not in the
-            schema; a relation naming an unknown region. The message names the file and the task id.
-    """
-    path = Path(path)
+def _tasks(path: Path) -> list[Any]:
     try:
         tasks = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
@@ -163,15 +167,56 @@ def read_export(path: str | Path, *, schema=None, originals: Iterable[Document] 
         raise FormatError(path, None, f"not UTF-8 text: {e}") from None
     if not isinstance(tasks, list):
         raise FormatError(path, None, "a Label Studio JSON export is a list of tasks")
+    return tasks
+
+
+def export_ids(path: str | Path) -> set[str]:
+    """The document ids (``data.smallext_id``) of the tasks of a Label Studio JSON export.
+
+    Raises:
+        FormatError: not readable JSON, or not a list of tasks (names the file).
+    """
+    data = [t.get("data") if isinstance(t, dict) else None for t in _tasks(Path(path))]
+    return {str(d["smallext_id"]) for d in data if isinstance(d, dict) and "smallext_id" in d}
+
+
+def read_export(path: str | Path | Sequence[str | Path], *, schema=None,
+                originals: Iterable[Document] | None = None,
+                others: Literal["error", "ignore"] = "error") -> Imported:
+    """Read Label Studio's JSON export into Documents (see :class:`Imported`).
+
+    Args:
+        path: the export file (``Export -> JSON`` in Label Studio, or ``GET /api/projects/ID/export``), or
+            several (for example partial exports of one round, or of a project over several rounds): their
+            tasks are read together, and a document's latest completed annotation over all of them wins.
+        schema: when given, every label must be one of its entity (or relation) types.
+        originals: the documents that were exported (for example the ``review select`` output); when given,
+            each task must name one of them (``data.smallext_id``) and keep its text unchanged, and the
+            reviewed document keeps its id and meta.
+        others: with ``originals``, a task naming another document is an error (``"error"``) or left out and
+            counted in :attr:`Imported.ignored` (``"ignore"``: one Label Studio project holding several rounds).
+
+    Offsets are Python string indices (Unicode code points) into ``data.text``, as Label Studio's text
+    regions give them; a region whose ``value.text`` is not the text at its offsets is an error (with a hint
+    when the text has characters outside the Basic Multilingual Plane, which older Label Studio versions counted
+    as two UTF-16 units).
+
+    Raises:
+        FormatError: not a list of tasks; a task without ``data.text``; a text that differs from the original;
+            an offset outside the text; a ``value.text`` that is not the text at its offsets; a label not in the
+            schema; a relation naming an unknown region; with ``others="error"``, a task of a document not
+            among the ``originals``. The message names the file and the task id.
+    """
+    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
     by_id = {d.id: d for d in originals} if originals is not None else None
     entity_types = set(schema.labels) if schema is not None else None
     relation_types = {r.name for r in getattr(schema, "relation_types", None) or []} if schema is not None else None
     out = Imported()
     latest: dict[str, tuple[tuple, Document]] = {}  # a document imported twice: its latest annotation wins
-    for n, task in enumerate(tasks):
+    for path, n, task in ((p, n, t) for p in paths for n, t in enumerate(_tasks(p))):
         tid = task.get("id", f"#{n}") if isinstance(task, dict) else f"#{n}"
 
-        def fail(msg: str, tid=tid) -> FormatError:
+        def fail(msg: str, tid=tid, path=path) -> FormatError:
             return FormatError(path, None, f"task {tid}: {msg}")
 
         data = task.get("data") if isinstance(task, dict) else None
@@ -183,6 +228,9 @@ def read_export(path: str | Path, *, schema=None, originals: Iterable[Document] 
         if by_id is not None:
             original = by_id.get(doc_id)
             if original is None:
+                if others == "ignore":
+                    out.ignored += 1
+                    continue
                 raise fail(f"document {doc_id!r} is not among the exported documents")
             if original.text != text:
                 raise fail(f"the text of document {doc_id!r} differs from the original")
@@ -214,8 +262,11 @@ def read_export(path: str | Path, *, schema=None, originals: Iterable[Document] 
                 raise fail(f"region {item.get('id')}: offsets [{start}, {end}) outside the text "
                            f"(length {len(text)})")
             if "text" in v and v["text"] != text[start:end]:
+                wide = any(ord(c) > 0xFFFF for c in text)
                 raise fail(f"region {item.get('id')}: value.text {v['text']!r} is not the text at "
-                           f"[{start}, {end}) ({text[start:end]!r})")
+                           f"[{start}, {end}) ({text[start:end]!r})"
+                           + ("; the text has characters outside the Basic Multilingual Plane: were the offsets "
+                              "counted in UTF-16 units (older Label Studio versions)?" if wide else ""))
             for label in v.get("labels") or []:
                 if entity_types is not None and label not in entity_types:
                     raise fail(f"label {label!r} is not an entity type of the schema "
@@ -235,7 +286,13 @@ def read_export(path: str | Path, *, schema=None, originals: Iterable[Document] 
             latest[doc_id] = (when, Document(doc_id, text, spans, meta=meta, relations=rels))
     out.documents = [doc for _, doc in latest.values()]
     done = {d.id for d in out.documents}
-    out.skipped = [t for t in out.skipped if t["id"] not in done]
+    seen: set[str] = set()
+    skipped = []
+    for t in reversed(out.skipped):  # once per document, its last task's reason
+        if t["id"] not in done and t["id"] not in seen:
+            seen.add(t["id"])
+            skipped.append(t)
+    out.skipped = skipped[::-1]
     if by_id is not None:
         named = done | {t["id"] for t in out.skipped}
         out.skipped += [{"task": None, "id": i, "reason": "missing from the export"} for i in by_id if i not in named]

@@ -288,7 +288,7 @@ class ReviewStage(Stage):
         reviewed = {d.id: d for d in res.labels}
         write_jsonl([reviewed.get(d.id, d) for d in everything], self.outputs(ctx)["labels"])
         return {"seconds": round(time.perf_counter() - t0, 1), "reviewer": opts.reviewer,
-                "strategy": opts.strategy, "reviewed": len(res.reviewed), "gold": opts.gold,
+                "strategy": opts.strategy, "reviewed": len(res.reviewed), "carried": res.carried, "gold": opts.gold,
                 "rounds": [{k: v for k, v in r.items() if k != "selected"} for r in res.rounds]}
 
 

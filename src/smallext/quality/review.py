@@ -9,8 +9,11 @@ reviewer** that copies the gold labels of the selected documents; its spans say 
 Everything a round decides is kept under its folder (``round-K/selected.jsonl``, ``round-K/model/``,
 ``round-K/tasks.json``, ``round-K/reviewed.jsonl``) with ``state.json`` naming the settings it was made with: a
 re-run (or a crash) repeats no finished round; changed settings or labels start the loop again, and the earlier
-rounds are moved aside (``review.old-N``), never deleted. A Label Studio round closes only when every task of it
-is annotated or skipped in the export given; until then the run waits for a later export.
+rounds are moved aside (``review.old-N``), never deleted, and the documents a person reviewed in them are
+carried into the new loop (``carried.jsonl``: reviewed, not asked again). A Label Studio round closes only when
+every task of it is annotated or skipped in the exports given (a round's own, partial ones, or a whole
+project's); until then the run waits for a later export. A document the reviewer skipped (cancelled) is not
+offered in a later round.
 """
 
 from __future__ import annotations
@@ -74,18 +77,21 @@ class ReviewResult:
 
     Attributes:
         labels: the labels with every reviewed document in place of its silver version (input order).
-        reviewed: the reviewed documents, in review order.
+        reviewed: the reviewed documents, in review order (the carried ones first).
         rounds: per round ``{"round", "selected": [ids], "reviewed", "skipped", "spans_before", "spans_after",
             "changed"}``; when the round trained a student (a strategy that needs one, or a test set), ``"dev_f1"``:
             that student's micro F1 (strict, int8 ONNX) on its dev set as its model card gives it (``None``
             without a dev set); and, when a test set is given, ``"test_f1"`` of the student that selected.
         final: with a test set, ``{"rounds", "reviewed", "test_f1"}`` of the student trained after the last round.
+        carried: how many documents a person reviewed in Label Studio under earlier settings or labels
+            (``carried.jsonl``): kept as reviewed, never selected again.
     """
 
     labels: list[Document]
     reviewed: list[Document]
     rounds: list[dict[str, Any]] = field(default_factory=list)
     final: dict[str, Any] | None = None
+    carried: int = 0
 
 
 def merge_reviewed(labels: Sequence[Document], reviewed: Sequence[Document]) -> list[Document]:
@@ -114,25 +120,39 @@ def simulated_review(selected: Sequence[Document], gold: Sequence[Document], spe
     return out
 
 
-def _export_ids(path: str) -> set[str]:
-    """The document ids (``data.smallext_id``) of a Label Studio JSON export's tasks."""
-    try:
-        tasks = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"review.exports: cannot read {path}: {e}") from None
-    if not isinstance(tasks, list):
-        raise ConfigError(f"review.exports: {path} is not a Label Studio JSON export (a list of tasks)")
-    data = [t.get("data") if isinstance(t, dict) else None for t in tasks]
-    return {str(d.get("smallext_id")) for d in data if isinstance(d, dict) and "smallext_id" in d}
+def _exports_for(exports: Sequence[str], ids: set[str]) -> list[str]:
+    """The exports (of those given) with a task of one of this round's documents: a round's own export, partial
+    exports of it, or a whole project's export holding several rounds.
+
+    Raises:
+        ConfigError: an export that cannot be read as a Label Studio JSON export (names it).
+    """
+    from smallext.io.labelstudio import export_ids
+
+    out = []
+    for path in exports:
+        try:
+            names = export_ids(path)
+        except (OSError, SmallextError) as e:
+            raise ConfigError(f"review.exports: cannot read {path}: {e}") from None
+        if names & ids:
+            out.append(path)
+    return out
 
 
-def _export_for(exports: Sequence[str], ids: set[str]) -> str | None:
-    """The export (of those given; the last one given wins) whose tasks are all among this round's documents."""
-    for path in reversed(exports):
-        names = _export_ids(path)
-        if names and names <= ids:
-            return path
-    return None
+def _earlier_reviews(out_dir: Path, labels: Sequence[Document]) -> list[Document]:
+    """The documents a person reviewed in Label Studio in a loop folder made with other settings (its rounds'
+    ``reviewed.jsonl`` and what it carried itself), that are still among ``labels`` with the same text."""
+    from smallext.io import read_jsonl
+
+    texts = {d.id: d.text for d in labels}
+    found: dict[str, Document] = {}
+    for path in [out_dir / "carried.jsonl", *sorted(out_dir.glob("round-*/reviewed.jsonl"))]:
+        if path.is_file():
+            for d in read_jsonl(path):
+                if "labelstudio_task" in (d.meta.get("review") or {}) and texts.get(d.id) == d.text:
+                    found[d.id] = d
+    return list(found.values())
 
 
 def dev_f1(extractor) -> float | None:
@@ -155,6 +175,8 @@ def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_
 
     Args:
         labels: the silver documents (mapped to the schema's types).
+        schema: the :class:`~smallext.schema.Schema` (the labelling config of the Label Studio tasks, and the
+            labels an export may use).
         options: :class:`ReviewOptions`.
         out_dir: the loop's folder (``state.json`` and ``round-K/``).
         train: trains a student on documents and packages it into the given folder (returns it).
@@ -164,9 +186,10 @@ def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_
         log: progress messages.
 
     Raises:
-        AwaitingReview: a Label Studio round has no export yet (its tasks are written; run again with it).
-        ConfigError: a simulated reviewer without gold, a selected document missing from the gold, or the
-            ``errors`` strategy without ``flags_for``.
+        AwaitingReview: a Label Studio round has no export yet (its tasks are written; run again with it), or
+            the exports given leave some of its documents unreviewed.
+        ConfigError: a simulated reviewer without gold, a selected document missing from the gold, the
+            ``errors`` strategy without ``flags_for``, or an export that cannot be read.
         FormatError: a Label Studio export that does not match its round's tasks (see
             :func:`smallext.io.labelstudio.read_export`).
     """
@@ -185,13 +208,18 @@ def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_
     state_path = out_dir / "state.json"
     state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.is_file() else None
     if state is None or state.get("key") != key:
+        carried: list[Document] = []
         if out_dir.exists():  # other settings or labels: start again, keeping the old rounds (a person's work)
+            carried = _earlier_reviews(out_dir, labels)
             k = 1
             while out_dir.with_name(f"{out_dir.name}.old-{k}").exists():
                 k += 1
             shutil.move(str(out_dir), str(out_dir.with_name(f"{out_dir.name}.old-{k}")))
-            log(f"settings or labels changed: the earlier rounds moved to {out_dir.name}.old-{k}")
+            log(f"settings or labels changed: the earlier rounds moved to {out_dir.name}.old-{k}"
+                + (f"; the {len(carried)} documents a person reviewed there are kept (not asked again)"
+                   if carried else ""))
         out_dir.mkdir(parents=True)
+        write_jsonl(carried, out_dir / "carried.jsonl")
         state = {"key": key, "rounds": {}}
 
     def save() -> None:
@@ -200,8 +228,9 @@ def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_
 
     save()
     labels = list(labels)
-    reviewed: list[Document] = []
-    result = ReviewResult(labels, reviewed)
+    carried_path = out_dir / "carried.jsonl"
+    reviewed: list[Document] = read_jsonl(carried_path) if carried_path.is_file() else []
+    result = ReviewResult(labels, reviewed, carried=len(reviewed))
 
     def student(docs: list[Document], folder: Path) -> Extractor:
         if not (folder / "config.json").is_file():
@@ -227,36 +256,40 @@ def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_
             if options.strategy == "errors" and flags_for is None:
                 raise ConfigError("review.strategy errors needs the quality stage's flags")
             flags = flags_for(current) if options.strategy == "errors" else None
+            cancelled = [t["id"] for k in range(1, r) for t in state["rounds"].get(str(k), {}).get("skipped", [])
+                         if t["reason"] == "cancelled"]  # a document the reviewer skipped is not offered again
             sel = select(current, options.budget, options.strategy, extractor=ex, flags=flags,
                          seed=options.seed * 1000 + r, diversity=options.diversity, samples=options.samples,
-                         exclude=[d.id for d in reviewed])
+                         exclude=[d.id for d in reviewed] + cancelled)
             write_jsonl(sel.documents, sel_path)
         selected = read_jsonl(sel_path)
         info["selected"] = [d.id for d in selected]
-        rev_path = rd / "reviewed.jsonl"
-        skipped: list[dict[str, Any]] = info.get("skipped", [])
+        rev_path, skip_path = rd / "reviewed.jsonl", rd / "skipped.json"
         if not rev_path.is_file():
             if options.reviewer == "simulated":
-                done = simulated_review(selected, gold, options.gold or "the gold")
+                done, skipped = simulated_review(selected, gold, options.gold or "the gold"), []
             else:
                 tasks, config = rd / "tasks.json", rd / "config.xml"
                 if not tasks.is_file():
                     write_tasks(selected, tasks, schema, config_path=config)
-                export = _export_for(options.exports, {d.id for d in selected})
-                if export is None:
+                exports = _exports_for(options.exports, {d.id for d in selected})
+                if not exports:
                     state["rounds"][str(r)] = info
                     save()
                     raise AwaitingReview(r, tasks, config)
-                imported = read_export(export, schema=schema, originals=selected)
+                imported = read_export(exports, schema=schema, originals=selected, others="ignore")
                 open_tasks = [t for t in imported.skipped if t["reason"] != "cancelled"]
                 if open_tasks:  # not finished: a later export of this round is read instead
                     state["rounds"][str(r)] = info
                     save()
                     raise AwaitingReview(r, tasks, config, f"{len(open_tasks)} of {len(selected)} documents are "
-                                                           f"not reviewed in {export} yet; ")
+                                                           f"not reviewed in {', '.join(exports)} yet; ")
                 done, skipped = imported.documents, imported.skipped
+            with atomic_write(skip_path) as f:  # before reviewed.jsonl, which closes the round
+                f.write(json.dumps(skipped))
             write_jsonl(done, rev_path)
         done = read_jsonl(rev_path)
+        skipped = json.loads(skip_path.read_text(encoding="utf-8")) if skip_path.is_file() else []
         before = {d.id: d for d in selected}
         info.update(round=r, reviewed=len(done), skipped=skipped,
                     spans_before=sum(len(before[d.id].spans) for d in done),

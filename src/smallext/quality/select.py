@@ -66,6 +66,7 @@ class Selection:
 
 
 def _entropy(p: np.ndarray) -> np.ndarray:
+    """Entropy in nats over the last axis: (..., n_tags) probabilities -> (...)."""
     return -(p * np.log(np.clip(p, 1e-12, 1.0))).sum(axis=-1)
 
 
@@ -89,10 +90,12 @@ def score_documents(docs: Sequence[Document], strategy: str, *, extractor=None,
         samples: dropout masks for ``bald``; seed: their seed.
 
     Returns:
-        ``{document id: score}``; scores of ``entropy`` are in nats (0 to ln n_tags), the others in [0, 1].
+        ``{document id: score}``; scores of ``entropy`` and ``bald`` are in nats (0 to ln n_tags), the others in
+        [0, 1].
 
     Raises:
-        ConfigError: unknown strategy, or its model or flags not given.
+        ConfigError: unknown strategy, or its model or flags not given; for ``disagreement``, labels that are
+            not the student's entity types (map them through the schema first: aliases would all disagree).
     """
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown selection strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
@@ -116,6 +119,12 @@ def score_documents(docs: Sequence[Document], strategy: str, *, extractor=None,
             mutual = _entropy(p.mean(axis=0)) - _entropy(p).mean(axis=0)
             out[d.id] = float(np.clip(mutual, 0.0, None).mean())
         return out
+    if strategy == "disagreement":
+        unknown = sorted({s.label for d in docs for s in d.spans} - set(extractor.entity_types))
+        if unknown:
+            raise ConfigError(f"the 'disagreement' strategy compares the labels with the student's, but labels "
+                              f"{', '.join(map(repr, unknown))} are not its entity types "
+                              f"({', '.join(extractor.entity_types)}): map them through the schema (--schema)")
     predicted, probs = extractor.extract_with_probs(docs)
     if strategy == "disagreement":
         return {d.id: 1.0 - _span_f1(d, p) for d, p in zip(docs, predicted, strict=True)}
