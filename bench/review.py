@@ -175,7 +175,9 @@ def markdown(results: dict) -> str:
     lines = ["# Review benchmark: what a review budget buys", "",
              f"`python bench/review.py {results['args']}`: {results['machine']['cpu_count']} CPU cores; labels: "
              f"{results['labels']}; rounds of {BUDGET} documents; simulated reviewer (the gold labels of the "
-             "selected documents); students scored on the whole test set; mean ± sd over seeds.", "",
+             "selected documents); students scored on the whole test set; mean ± sd over seeds (the selection "
+             "seeds: the students' training seed is fixed, so identical training data give an identical student "
+             "and the spread is that of the selection alone, not of training).", "",
              "![F1 against documents reviewed](review.png)", ""]
     for name, d in results["datasets"].items():
         curves = d["curves"]
