@@ -115,6 +115,39 @@ def one_run(name: str, labels_kind: str, strategy: str, seed: int, cfg: dict, la
     return out
 
 
+def training_noise(name: str, labels_kind: str, cfg: dict, labels: list, seeds: int,
+                   finished_only: bool = False) -> dict | None:
+    """The noise floor of one comparison: the student of the labels before any review (round 1's selector)
+    trained with ``seeds`` training seeds (13, the benchmark's, then 1, 2, ...), each scored on the whole test
+    set. Kept in ``runs/bench/review/NAME-LABELS-noise/result.json`` (``finished_only``: read only)."""
+    from smallext.datasets import load_documents
+    from smallext.evaluate import evaluate
+    from smallext.pipeline import load_config
+    from smallext.pipeline.stages import train_on
+    from smallext.schema import load_schema
+    from smallext.students.extractor import Extractor
+
+    folder = OUT / f"{name}-{labels_kind}-noise"
+    done = folder / "result.json"
+    old = json.loads(done.read_text()) if done.is_file() else {"seeds": [], "f1": []}
+    if finished_only or len(old["seeds"]) >= seeds:
+        return old if old["seeds"] else None
+    config = load_config({**cfg, "output": str(folder)})
+    schema = load_schema(config.schema_path)
+    docs = schema.map_documents([d for d in labels if "teacher_error" not in d.meta])
+    test = schema.map_documents(load_documents(config.test))
+    for seed in [13, *range(1, seeds)][len(old["seeds"]):seeds]:
+        print(f"[review] {name} training noise: seed {seed}", file=sys.stderr, flush=True)
+        c = config.model_copy(update={"student": config.student.model_copy(update={"seed": seed})})
+        train_on(c, schema, docs, folder / f"seed-{seed}")
+        ex = Extractor.load(folder / f"seed-{seed}", threads=config.student.threads)
+        old["seeds"].append(seed)
+        old["f1"].append(evaluate(test, ex.extract(test), n_boot=0)["micro"]["f1"])
+        folder.mkdir(parents=True, exist_ok=True)
+        done.write_text(json.dumps(old))
+    return old
+
+
 def error_flags(name: str, labels_kind: str, cfg: dict, labels: list):
     """The quality stage's flags: those its distill run wrote (``flags.jsonl``, of the teacher's labels before the
     repair, as a user of the run has them), else computed once on the labels being reviewed."""
@@ -153,7 +186,7 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(results["datasets"])
+    names = [n for n, d in results["datasets"].items() if d.get("curves")]
     fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4.2), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         for s, t in results["datasets"][name]["curves"].items():
@@ -180,6 +213,9 @@ def markdown(results: dict) -> str:
              "and the spread is that of the selection alone, not of training).", "",
              "![F1 against documents reviewed](review.png)", ""]
     for name, d in results["datasets"].items():
+        if not d.get("curves"):
+            lines += [f"> {name}: no seed finished by every strategy yet.", ""]
+            continue
         curves = d["curves"]
         budgets = next(iter(curves.values()))["reviewed"]
         if not d.get("complete", True):
@@ -195,6 +231,12 @@ def markdown(results: dict) -> str:
         lines.append("")
         lines += target_lines(d["targets"])
         lines += one_strategy_line(curves) + errors_lines(curves)
+        if d.get("training_noise"):
+            f1 = d["training_noise"]["f1"]
+            lines.append(f"- Training noise: the student of the unreviewed labels trained with {len(f1)} training "
+                         f"seeds scores {statistics.mean(f1):.3f} ± {statistics.stdev(f1) if len(f1) > 1 else 0:.3f}"
+                         f" (range {min(f1):.3f}-{max(f1):.3f}); a difference between two students smaller than "
+                         "that spread may be training noise alone.")
         if "f1_ge_0.57_with_100_reviewed" in d["targets"]:
             t = d["targets"]["f1_ge_0.57_with_100_reviewed"]
             lines.append(f"- The student of the labels before any review already scores {t['f1_at_0_reviewed']:.3f} "
@@ -256,7 +298,8 @@ def one_strategy_line(curves: dict) -> list[str]:
 def report(results: dict, name: str, runs: list[dict], args, t0: float, left_out: int = 0) -> None:
     """Add a dataset's runs so far to the results and write the results files and the plot."""
     curves = summarize(runs, args.strategies)
-    results["datasets"][name] = {"runs": runs, "curves": curves, "targets": targets(name, curves),
+    results["datasets"][name] = {**results["datasets"].get(name, {}), "runs": runs, "curves": curves,
+                                 "targets": targets(name, curves),
                                  "complete": len(runs) == args.seeds * len(args.strategies), "left_out": left_out}
     results["wall_seconds"] = time.perf_counter() - t0
     plot(results, RESULTS / "review.png")
@@ -275,6 +318,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=8, help="CoNLL-2003 student epochs (CrossNER-AI: its config's)")
     p.add_argument("--shots", type=int, default=4, help="as bench/quality.py (for its base config)")
     p.add_argument("--shot-groups", type=int, default=8)
+    p.add_argument("--training-noise", type=int, default=3, metavar="K",
+                   help="also train the student of the unreviewed labels with K training seeds (0: not)")
     p.add_argument("--finished-only", action="store_true",
                    help="start no run: write the results of the finished ones, over the seeds every strategy has "
                         "finished (a partial benchmark compares strategies on the same seeds)")
@@ -284,6 +329,9 @@ def main() -> None:
     for name in args.datasets:
         cfg, labels, gold_spec = silver_labels(name, args)
         flags = error_flags(name, args.labels, cfg, labels) if "errors" in args.strategies else None
+        noise = (training_noise(name, args.labels, cfg, labels, args.training_noise, args.finished_only)
+                 if args.training_noise else None)
+        results["datasets"].setdefault(name, {})["training_noise"] = noise
         runs = []
         for seed in range(1, args.seeds + 1):
             for s in args.strategies:  # the results so far are written after every run
@@ -302,6 +350,10 @@ def main() -> None:
                       "left out", file=sys.stderr)
             if seeds:
                 report(results, name, [r for r in runs if r["seed"] in seeds], args, t0, left_out=len(left))
+    if args.finished_only:  # every dataset, those with no finished seed too
+        results["wall_seconds"] = time.perf_counter() - t0
+        plot(results, RESULTS / "review.png")
+        write_results("review", results, markdown(results))
     print(markdown(results))
 
 
