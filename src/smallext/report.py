@@ -138,7 +138,7 @@ def review_curve(m: dict[str, Any]) -> tuple[list[int], list[float]] | None:
     review, training = m.get("review"), m.get("training") or {}
     if not review or not m["config"].get("dev"):
         return None
-    xs, ys, seen = [], [], 0
+    xs, ys, seen = [], [], review.get("carried") or 0  # documents reviewed under earlier settings count too
     for r in review["rounds"]:
         if r.get("dev_f1") is not None:
             xs.append(seen)
