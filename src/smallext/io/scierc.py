@@ -19,11 +19,11 @@ single spaces.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from smallext.doc import Document, Relation, Span
 from smallext.errors import DocumentError, FormatError
+from smallext.io.jsonl import iter_json_lines
 from smallext.io.tags import join_tokens
 
 __all__ = ["read_scierc"]
@@ -46,7 +46,7 @@ def _document(doc_id: str, tokens: list[str], ents, rels, first: int, meta: dict
         if h is None or tl is None:
             raise ValueError(f"relation {[s1, e1, s2, e2, t]} has an argument that is not an entity")
         relations.append(Relation(h, tl, str(t), None, "gold"))
-    return Document(doc_id, text, spans, meta, offsets, relations)
+    return Document(doc_id, text, spans, meta, offsets, relations=relations)
 
 
 def read_scierc(path: str | Path, id_prefix: str | None = None, group_documents: bool = False) -> list[Document]:
@@ -61,34 +61,28 @@ def read_scierc(path: str | Path, id_prefix: str | None = None, group_documents:
     path = Path(path)
     prefix = id_prefix or path.stem
     docs: list[Document] = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
+    for lineno, item in iter_json_lines(path):
+        try:
+            sents, ner, rels = item["sentences"], item["ner"], item["relations"]
+            if not len(sents) == len(ner) == len(rels):
+                raise ValueError("'sentences', 'ner' and 'relations' have different lengths")
+            key = item.get("doc_key", str(lineno))
+            if group_documents:
+                tokens = [t for s in sents for t in s]
+                starts, pos = [], 0
+                for s in sents:
+                    starts.append(pos)
+                    pos += len(" ".join(s)) + 1
+                meta = {"doc_key": key, "sentences": len(sents),
+                        "sentence_offsets": [[p, p + len(" ".join(s))] for p, s in zip(starts, sents, strict=True)]}
+                docs.append(_document(f"{prefix}:{len(docs):05d}", tokens, [e for x in ner for e in x],
+                                      [r for x in rels for r in x], 0, meta))
                 continue
-            try:
-                item = json.loads(line)
-                sents, ner, rels = item["sentences"], item["ner"], item["relations"]
-                if not len(sents) == len(ner) == len(rels):
-                    raise ValueError("'sentences', 'ner' and 'relations' have different lengths")
-                key = item.get("doc_key", str(lineno))
-                if group_documents:
-                    tokens = [t for s in sents for t in s]
-                    starts, pos = [], 0
-                    for s in sents:
-                        starts.append(pos)
-                        pos += len(" ".join(s)) + 1
-                    meta = {"doc_key": key, "sentences": len(sents),
-                            "sentence_offsets": [[p, p + len(" ".join(s))] for p, s in zip(starts, sents, strict=True)]}
-                    docs.append(_document(f"{prefix}:{len(docs):05d}", tokens, [e for x in ner for e in x],
-                                          [r for x in rels for r in x], 0, meta))
-                    continue
-                first = 0
-                for k, s in enumerate(sents):
-                    docs.append(_document(f"{prefix}:{len(docs):05d}", s, ner[k], rels[k], first,
-                                          {"doc_key": key, "sentence": k}))
-                    first += len(s)
-            except json.JSONDecodeError as e:
-                raise FormatError(path, lineno, f"invalid JSON: {e.msg}") from None
-            except (KeyError, TypeError, ValueError, IndexError, DocumentError) as e:
-                raise FormatError(path, lineno, f"{type(e).__name__}: {e}") from None
+            first = 0
+            for k, s in enumerate(sents):
+                docs.append(_document(f"{prefix}:{len(docs):05d}", s, ner[k], rels[k], first,
+                                      {"doc_key": key, "sentence": k}))
+                first += len(s)
+        except (KeyError, TypeError, ValueError, IndexError, DocumentError) as e:
+            raise FormatError(path, lineno, f"{type(e).__name__}: {e}") from None
     return docs

@@ -232,16 +232,9 @@ def document_scores(flags: Iterable[Flag]) -> dict[str, float]:
 
 def write_flags(flags: Iterable[Flag], path: str | Path) -> int:
     """Write flags as JSON Lines, atomically. Returns the count."""
-    import json
+    from smallext.io.jsonl import write_json_lines
 
-    from smallext.io.atomic import atomic_write
-
-    n = 0
-    with atomic_write(path) as f:
-        for flag in flags:
-            f.write(json.dumps(flag.to_dict(), ensure_ascii=False) + "\n")
-            n += 1
-    return n
+    return write_json_lines((flag.to_dict() for flag in flags), path)
 
 
 def read_flags(path: str | Path) -> list[Flag]:
@@ -250,20 +243,15 @@ def read_flags(path: str | Path) -> list[Flag]:
     Raises:
         FormatError: invalid JSON or a missing field (file and line named).
     """
-    import json
+    from smallext.io.jsonl import iter_json_lines
 
-    from smallext.errors import FormatError
+    def flag(_: int, obj: dict[str, Any]) -> Flag:
+        try:
+            return Flag(**obj)
+        except TypeError as e:
+            raise ValueError(f"not a label-error flag: {e}") from None
 
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                out.append(Flag(**json.loads(line)))
-            except (json.JSONDecodeError, TypeError) as e:
-                raise FormatError(path, lineno, f"not a label-error flag: {e}") from None
-    return out
+    return [f for _, f in iter_json_lines(path, convert=flag)]
 
 
 def label_errors(docs: Sequence[Document], schema, options: StudentOptions | None = None, *, folds: int = 4,

@@ -24,7 +24,7 @@ from typing import Any
 from smallext.doc import Document, Relation, Span
 from smallext.errors import ConfigError, FormatError
 from smallext.io.atomic import atomic_write
-from smallext.io.jsonl import dumps
+from smallext.io.jsonl import iter_jsonl, write_json_lines, write_jsonl
 from smallext.scale.cluster import ShardProgress, ray_session, user_errors, worker_count
 from smallext.scale.shards import Shard, input_files, plan_shards, read_shard
 from smallext.students.extractor import FILE_CHUNK
@@ -44,8 +44,7 @@ def _record(out_dir: Path, index: int) -> Path:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    with atomic_write(path) as f:
-        f.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    write_json_lines([obj], path)
 
 
 def _write_part(docs: Sequence[Document], path: Path, fmt: str) -> None:
@@ -53,9 +52,7 @@ def _write_part(docs: Sequence[Document], path: Path, fmt: str) -> None:
     (a list of ``{start, end, label, score, source}``), ``relations`` (a list of ``{head, tail, label, score, source}``,
     indices into ``spans``), ``meta`` (JSON text)."""
     if fmt == "jsonl":
-        with atomic_write(path) as f:
-            for d in docs:
-                f.write(dumps(d) + "\n")
+        write_jsonl(docs, path)
         return
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -253,9 +250,11 @@ def extract_dataset(
 def _report(out_dir: Path, shards: Sequence[Shard], fmt: str, new_docs: int, new_shards: int, workers: int,
             threads: int, wall: float) -> dict[str, Any]:
     """Check every shard is finished, list the skipped records, and write the report (both atomically)."""
-    documents = skipped = 0
+    documents = 0
     parts = []
-    with atomic_write(out_dir / "skipped.jsonl") as f:
+
+    def skipped_records() -> Iterator[dict[str, Any]]:
+        nonlocal documents
         for s in shards:
             path = _record(out_dir, s.index)
             if not path.is_file():
@@ -263,10 +262,10 @@ def _report(out_dir: Path, shards: Sequence[Shard], fmt: str, new_docs: int, new
                                   "run again to finish it")
             done = json.loads(path.read_text(encoding="utf-8"))
             documents += done["documents"]
-            for rec in done["skipped"]:
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                skipped += 1
             parts.append(done["part"])
+            yield from done["skipped"]
+
+    skipped = write_json_lines(skipped_records(), out_dir / "skipped.jsonl")
     report = {
         "documents": documents, "skipped": skipped, "shards": len(shards), "shards_this_run": new_shards,
         "documents_this_run": new_docs, "workers": workers, "threads": threads, "wall_seconds": round(wall, 3),
@@ -296,8 +295,6 @@ def iter_output(out_dir: str | Path) -> Iterator[Document]:
 def _read_part(path: Path) -> Iterator[Document]:
     """The documents of one part written by :func:`_write_part` (JSONL or Parquet)."""
     if path.suffix == ".jsonl":
-        from smallext.io.jsonl import iter_jsonl
-
         yield from iter_jsonl(path)
         return
     import pyarrow.parquet as pq

@@ -17,16 +17,16 @@ Lines end with ``\\n`` (or ``\\r\\n``); a lone ``\\r`` does not end a line here.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from smallext.doc import Document
-from smallext.errors import DocumentError, FormatError
+from smallext.errors import FormatError
 from smallext.io.formats import format_from_path
+from smallext.io.jsonl import iter_jsonl
 
 __all__ = ["INPUT_FORMATS", "Shard", "input_files", "plan_shards", "read_shard"]
 
@@ -163,22 +163,21 @@ def read_shard(shard: Shard, on_error: str = "stop") -> tuple[list[Document], li
         FormatError: with ``on_error="stop"``, the first bad record: invalid UTF-8 or JSON, a missing or
             mistyped field, a repeated id within the shard; names the file and line (Parquet: row).
     """
-    docs: list[Document] = []
     skipped: list[dict[str, Any]] = []
-    for line, doc, problem in _records(shard):
-        if problem is None:
-            docs.append(doc)
-        elif on_error == "stop":
-            raise FormatError(shard.path, line, problem)
-        else:
-            skipped.append(_problem(shard.path, line, problem))
+
+    def skip(error: FormatError) -> None:
+        if on_error == "stop":
+            raise error from None
+        skipped.append(_problem(shard.path, error.line or 0, error.message))
+
+    docs = list(_documents(shard, skip))
     return docs, skipped
 
 
-def _records(shard: Shard) -> Iterator[tuple[int, Document | None, str | None]]:
-    """``(line, document, None)`` or ``(line, None, problem)`` for each record of the shard."""
+def _documents(shard: Shard, skip: Callable[[FormatError], None]) -> Iterator[Document]:
+    """The documents of the shard; each bad record goes to ``skip`` instead."""
     if shard.fmt == "parquet":
-        yield from _parquet_records(shard)
+        yield from _parquet_documents(shard, skip)
         return
     with open(shard.path, "rb") as f:
         f.seek(shard.start)
@@ -186,35 +185,20 @@ def _records(shard: Shard) -> Iterator[tuple[int, Document | None, str | None]]:
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
+    if shard.fmt == "jsonl":
+        yield from iter_jsonl(lines, shard.path, first_line=shard.first_line, on_error=skip)
+        return
     name = Path(shard.path).name
-    seen: dict[str, int] = {}
     for lineno, raw in enumerate(lines, shard.first_line):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            yield lineno, None, f"not valid UTF-8: {e.reason} at byte {e.start}"
+            skip(FormatError(shard.path, lineno, f"not valid UTF-8: {e.reason} at byte {e.start}"))
             continue
-        if shard.fmt == "text":
-            yield lineno, Document(f"{name}:{lineno}", text.rstrip("\r\n"), meta={"line": lineno}), None
-            continue
-        if not text.strip():
-            continue
-        try:
-            doc = Document.from_dict(json.loads(text))
-        except json.JSONDecodeError as e:
-            yield lineno, None, f"invalid JSON: {e.msg} (column {e.colno})"
-            continue
-        except DocumentError as e:
-            yield lineno, None, str(e)
-            continue
-        if doc.id in seen:
-            yield lineno, None, f"document id {doc.id!r} repeats line {seen[doc.id]}"
-            continue
-        seen[doc.id] = lineno
-        yield lineno, doc, None
+        yield Document(f"{name}:{lineno}", text.rstrip("\r\n"), meta={"line": lineno})
 
 
-def _parquet_records(shard: Shard) -> Iterator[tuple[int, Document | None, str | None]]:
+def _parquet_documents(shard: Shard, skip: Callable[[FormatError], None]) -> Iterator[Document]:
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(shard.path)
@@ -226,6 +210,6 @@ def _parquet_records(shard: Shard) -> Iterator[tuple[int, Document | None, str |
     name = Path(shard.path).name
     for row, (doc_id, text) in enumerate(zip(ids, table.column("text").to_pylist(), strict=True), shard.first_line):
         if not isinstance(text, str):
-            yield row, None, f"field 'text': expected a string, got {type(text).__name__}"
+            skip(FormatError(shard.path, row, f"field 'text': expected a string, got {type(text).__name__}"))
             continue
-        yield row, Document(str(doc_id) if doc_id is not None else f"{name}:{row}", text, meta={"row": row}), None
+        yield Document(str(doc_id) if doc_id is not None else f"{name}:{row}", text, meta={"row": row})

@@ -244,39 +244,24 @@ def extract_file(
     import sys
 
     from smallext.io import format_from_path, iter_jsonl, read_text
-    from smallext.io.atomic import atomic_write
-    from smallext.io.jsonl import dumps
+    from smallext.io.jsonl import dumps, write_jsonl
 
     ex = Extractor.load(model_dir, threads=threads)
     if input_path is None or str(input_path) == "-":
         kind = fmt or "text"
         if kind == "jsonl":
-            import json
-
-            from smallext.errors import DocumentError, FormatError
-
-            docs = []
-            for lineno, line in enumerate(sys.stdin, 1):
-                if line.strip():
-                    try:
-                        docs.append(Document.from_dict(json.loads(line)))
-                    except (json.JSONDecodeError, DocumentError) as e:
-                        raise FormatError("<stdin>", lineno, str(e)) from None
+            docs = list(iter_jsonl(sys.stdin, "<stdin>", unique_ids=False))
         else:
             docs = [Document(f"stdin:{i}", line.rstrip("\r\n")) for i, line in enumerate(sys.stdin, 1)]
     else:
         kind = fmt or format_from_path(input_path)
         docs = list(iter_jsonl(input_path)) if kind == "jsonl" else read_text(input_path)
 
-    n = 0
     if out_path is None or str(out_path) == "-":
+        n = 0
         for d in ex.extract_chunks(docs, chunk=chunk, batch_size=batch_size):
             sys.stdout.write(dumps(d) + "\n")
             n += 1
         sys.stdout.flush()
         return n
-    with atomic_write(out_path) as f:
-        for d in ex.extract_chunks(docs, chunk=chunk, batch_size=batch_size):
-            f.write(dumps(d) + "\n")
-            n += 1
-    return n
+    return write_jsonl(ex.extract_chunks(docs, chunk=chunk, batch_size=batch_size), out_path)
