@@ -1,7 +1,8 @@
 import pytest
 
-from smallext.doc import Document, Relation, Span
+from smallext.doc import Document, Span
 from smallext.errors import DocumentError
+from smallext.kinds.relations import Relation
 
 
 def test_span_text_and_sorting():
@@ -24,7 +25,7 @@ def test_overlapping_spans_allowed_in_model():
 def test_json_round_trip_keeps_everything():
     d = Document(
         "x", "Paris is in France", [Span(0, 5, "LOC", 0.5, "gold"), Span(12, 18, "LOC")],
-        {"k": [1, 2]}, [(0, 5), (6, 8), (9, 11), (12, 18)], [Relation(0, 1, "located_in")],
+        {"k": [1, 2]}, [(0, 5), (6, 8), (9, 11), (12, 18)], relations=[Relation(0, 1, "located_in")],
     )
     assert Document.from_dict(d.to_dict()) == d
 
@@ -69,7 +70,28 @@ def test_map_spans_keeps_relations_and_drops_those_that_lose_an_argument():
     assert [(m.spans[r.head].label, r.label, m.span_text(m.spans[r.tail])) for r in m.relations] == [
         ("ZZZ", "in", "Rome")]
     assert [s.label for s in m.spans] == ["LOC", "ZZZ"]  # Rome [15, 19) now sorts before [15, 20)
-    assert d.with_spans(d.spans).relations == [] and d.with_spans(d.spans, d.relations).relations == d.relations
+    assert d.with_spans(d.spans, relations=d.relations).relations == d.relations
+
+
+def test_replacing_spans_never_drops_relations_silently():
+    """Defect (issue 24): ``with_spans(spans)`` dropped every relation when its second argument was left out (the
+    escalation and ``model:`` teacher bugs). Now it refuses, names what it would drop, and the explicit ways work:
+    ``relations=[]`` drops on purpose, ``unlabelled()`` says so by its name, ``with_labels_of`` takes all labels."""
+    text = "Ada met Bob in Rome ."
+    d = Document("d", text, [Span(0, 3, "PER"), Span(8, 11, "PER"), Span(15, 19, "LOC")],
+                 relations=[Relation(0, 2, "in")], meta={"k": 1})
+    with pytest.raises(DocumentError, match="would drop its 1 relations"):
+        d.with_spans(d.spans)
+    assert d.with_spans(d.spans[:1], relations=[]).relations == []
+    bare = d.unlabelled(why="x")
+    assert (bare.spans, bare.relations, bare.meta) == ([], [], {"k": 1, "why": "x"})
+    other = Document("e", text, [Span(8, 11, "PER"), Span(15, 19, "LOC")], relations=[Relation(0, 1, "in")])
+    took = bare.with_labels_of(other)
+    assert (took.id, took.spans, took.relations, took.meta) == ("d", other.spans, other.relations, bare.meta)
+    with pytest.raises(DocumentError, match="text"):
+        d.with_labels_of(Document("e", "other text"))
+    with pytest.raises(DocumentError, match="unknown field"):
+        Document("d", text, records=[])
 
 
 def test_schema_mapping_keeps_relations():

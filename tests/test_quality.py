@@ -191,7 +191,7 @@ def test_planted_errors_are_flagged_with_their_kind(tmp_path):
 
 
 def test_repair_drops_fixes_adds_and_weighs():
-    from smallext.doc import Relation
+    from smallext.kinds.relations import Relation
     from smallext.quality.errors import Flag
     from smallext.quality.repair import QualityOptions, repair
 

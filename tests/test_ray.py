@@ -330,7 +330,8 @@ def test_a_distill_run_on_ray_measures_the_students_throughput_there(cluster, ti
 
 def test_parquet_parts_keep_relations(tmp_path):
     """A relation student's output written as Parquet reads back with its relations (indices into its spans)."""
-    from smallext.doc import Relation, Span
+    from smallext.doc import Span
+    from smallext.kinds.relations import Relation
     from smallext.scale.extract import _read_part, _write_part
 
     docs = [Document("a", "Ann works for Acme .", [Span(0, 3, "Peop", 0.9, "m"), Span(14, 18, "Org", 0.8, "m")],

@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 
 from conftest import DATA, REPO, needs_data
-from smallext.doc import Document, Relation, Span
+from smallext.doc import Document, Span
 from smallext.errors import ConfigError, FormatError
-from smallext.evaluate import evaluate, relation_keys
+from smallext.evaluate import evaluate
 from smallext.io.spert import bilou_chunks, read_spert
+from smallext.kinds.relations import Relation
+from smallext.kinds.relations.schema import relation_labels, relation_type
+from smallext.kinds.relations.scorer import relation_keys
 from smallext.schema import Schema, load_schema
 
 CONLL04 = REPO / "schemas" / "conll04.yaml"
@@ -101,7 +104,7 @@ def test_schema_rejects_a_relation_argument_that_is_not_an_entity_type(tmp_path)
                                           {"name": "ORG", "definition": "an organisation"}]}
     good = {**base, "relation_types": [{"name": "Work_For", "definition": "works for", "head": ["PER"],
                                         "tail": ["ORG"]}]}
-    assert load_schema(_write(tmp_path / "ok.yaml", good)).relation_labels == ["Work_For"]
+    assert relation_labels(load_schema(_write(tmp_path / "ok.yaml", good))) == ["Work_For"]
     bad = {**base, "relation_types": [{"name": "Work_For", "definition": "works for", "head": ["PER"],
                                        "tail": ["Company"]}]}
     with pytest.raises(ConfigError, match=r"bad.yaml.*relation_types\.0\.tail\.0.*'Company' is not an entity type"):
@@ -127,7 +130,7 @@ def test_shipped_relation_schemas_allow_every_gold_relation():
         assert schema.relation_types and all(ex.relations for r in schema.relation_types for ex in r.examples)
         for d in schema.examples():  # examples are checked: spans inside their text, relations between them
             for r in d.relations:
-                assert schema.relation(r.label).allows(d.spans[r.head].label, d.spans[r.tail].label)
+                assert relation_type(schema, r.label).allows(d.spans[r.head].label, d.spans[r.tail].label)
     if DATA is not None:
         from smallext.datasets import load
 
@@ -135,7 +138,8 @@ def test_shipped_relation_schemas_allow_every_gold_relation():
             schema = load_schema(path)
             for d in schema.map_documents(load(name, "train")):
                 for r in d.relations:
-                    assert schema.relation(r.label).allows(d.spans[r.head].label, d.spans[r.tail].label), (d.id, r)
+                    allowed = relation_type(schema, r.label).allows(d.spans[r.head].label, d.spans[r.tail].label)
+                    assert allowed, (d.id, r)
 
 
 # ---- evaluation -------------------------------------------------------------------------------------------------
@@ -320,7 +324,7 @@ def test_a_tiny_relation_student_beats_predicting_no_relations(relation_student)
     # every predicted relation respects the schema and points at spans of its document
     for d in pred:
         for rel in d.relations:
-            assert schema.relation(rel.label).allows(d.spans[rel.head].label, d.spans[rel.tail].label)
+            assert relation_type(schema, rel.label).allows(d.spans[rel.head].label, d.spans[rel.tail].label)
             assert 0.5 <= rel.score <= 1.0
 
 
@@ -405,7 +409,7 @@ def test_an_ensemble_votes_on_relations():
 
         def annotate_chunk(self, docs, cache):
             res = ChunkResult()
-            res.docs = [d.with_spans([Span(*ANN), Span(*ACME), Span(*ROME)], [Relation(*r) for r in self.relations])
+            res.docs = [d.with_spans([Span(*ANN), Span(*ACME), Span(*ROME)], relations=[Relation(*r) for r in self.relations])
                         for d in docs]
             return res
 
@@ -428,7 +432,7 @@ def test_cli_evaluate_scores_relations(tmp_path):
     from smallext.io import write_jsonl
 
     gold = load("conll04", "test")
-    pred = [d.with_spans(d.spans, [r for r in d.relations if r.label != "Kill"]) for d in gold]  # Kill forgotten
+    pred = [d.replace(relations=[r for r in d.relations if r.label != "Kill"]) for d in gold]  # Kill forgotten
     write_jsonl(pred, tmp_path / "pred.jsonl")
     r = CliRunner().invoke(app, ["evaluate", "--gold", "conll04:test", "--pred", str(tmp_path / "pred.jsonl"),
                                  "--schema", str(CONLL04), "--n-boot", "50", "--json", str(tmp_path / "s.json")])

@@ -568,7 +568,7 @@ def test_read_export_orders_annotations_by_time_and_lists_a_skipped_document_onc
 
 
 def test_docbin_keeps_relations(tmp_path):
-    from smallext.doc import Relation
+    from smallext.kinds.relations import Relation
 
     doc = Document("r", "Alice works for Acme.", [Span(16, 20, "ORG"), Span(0, 5, "PER")],
                    relations=[Relation(1, 0, "Work_For")])

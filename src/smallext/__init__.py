@@ -10,8 +10,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from smallext.doc import Document, Relation, Span
+from smallext.doc import Document, Span
 from smallext.errors import SmallextError
+from smallext.kinds import KINDS  # registers every kind's schema section and document field
+from smallext.kinds.relations import Relation
 
 __version__ = "0.1.0"
 
@@ -29,7 +31,7 @@ _LAZY = {
     "StudentOptions": ("smallext.students.options", "StudentOptions"),
 }
 
-__all__ = ["Document", "Relation", "Span", "SmallextError", "__version__", *_LAZY]
+__all__ = ["Document", "KINDS", "Relation", "Span", "SmallextError", "__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

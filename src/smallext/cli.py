@@ -199,11 +199,11 @@ def evaluate_cmd(
     from smallext.evaluate import evaluate, render_relation_table, render_table
     from smallext.schema import load_schema
 
-    gold_docs, symmetric = load_documents(gold), []
+    gold_docs, sch = load_documents(gold), None
     if schema is not None:
         sch = load_schema(schema)
-        gold_docs, symmetric = sch.map_documents(gold_docs), sch.symmetric_relations
-    result = evaluate(gold_docs, load_documents(pred), subset=subset, n_boot=n_boot, symmetric=symmetric)
+        gold_docs = sch.map_documents(gold_docs)
+    result = evaluate(gold_docs, load_documents(pred), subset=subset, n_boot=n_boot, schema=sch)
     out.print(render_table(result))
     m = result["micro"]
     lo, hi = m["ci95"]
@@ -358,10 +358,10 @@ def annotate_cmd(
         from smallext.scale.annotate import RayEngine
         from smallext.teachers.registry import teacher_options
 
-        teacher_options(teacher, options)  # a bad option is named here, not in every worker
-        engine = RayEngine(address, workers, float((options or {}).get("threads") or 1), max_in_flight=max_in_flight,
+        opts = teacher_options(teacher, options)  # a bad option is named here, not in every worker
+        engine = RayEngine(address, workers, float(getattr(opts, "threads", None) or 1), max_in_flight=max_in_flight,
                            requests_per_second=requests_per_second)
-        summary = annotate(load_documents(input), functools.partial(load_teacher, teacher, schema, options), out,
+        summary = annotate(load_documents(input), functools.partial(load_teacher, teacher, schema, opts), out,
                            engine=engine, store=store, limit=limit, progress=not quiet)
     else:
         t = load_teacher(teacher, schema, options)

@@ -1,4 +1,10 @@
-"""Entity-level evaluation: strict-match precision, recall and F1 over character spans.
+"""Evaluation: precision, recall and F1 (strict match) per kind of output, each kind's scorer a section.
+
+:func:`evaluate` aligns gold and predicted documents by id and lets each kind of output the schema (or the data)
+has score them (:mod:`smallext.kinds`: ``kinds/<kind>/scorer.py``). The entity scores are the ``entities`` section
+and, for one release, also the top level of the result (the documented alias older readers use); ``selection``
+names the score that represents the whole result (the best epoch, ensemble weights and review rounds use it:
+:func:`selection_score`).
 
 A predicted span counts as correct only when its ``(start, end, label)`` equals a gold span's (exact
 boundaries and type), the CoNLL-2000/2003 shared-task measure (Tjong Kim Sang & De Meulder, 2003). On
@@ -20,7 +26,9 @@ direction: both sides are put in one canonical order first, as SpERT's evaluator
 
 JSON form::
 
-    {"micro": {"precision", "recall", "f1", "ci95": [lo, hi], "tp", "fp", "fn"},
+    {"entities": {"micro", "macro", "per_type", "support"},          # the entities kind's section
+     "selection": {"kind": "entities", "score": 0.87},                # the score that represents the result
+     "micro": {"precision", "recall", "f1", "ci95": [lo, hi], "tp", "fp", "fn"},
      "macro": {"precision", "recall", "f1"},
      "per_type": {"PER": {"precision", "recall", "f1", "tp", "fp", "fn", "support"}},
      "support": {"PER": 1617, ...}, "documents": 3453,
@@ -32,16 +40,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from smallext.doc import Document
 from smallext.errors import SmallextError
+from smallext.kinds import KINDS
 
-__all__ = ["evaluate", "evaluate_relations", "relation_keys", "prf", "render_table", "align", "slim"]
-
-RELATION_SETTINGS = ("strict", "boundaries")
+__all__ = ["Scoring", "align", "counted_scores", "evaluate", "evaluate_relations", "prf",
+           "render_relation_table", "render_table", "selection_score", "slim"]
 
 
 def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -50,6 +59,25 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     r = tp / (tp + fn) if tp + fn else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
     return p, r, f
+
+
+@dataclass
+class Scoring:
+    """What every kind's scorer is given beside the aligned pairs.
+
+    Attributes:
+        schema: the schema the documents follow (its symmetric relation types, ...), or None.
+        labels: kind name -> the only type names to score for that kind (others ignored on both sides).
+        n_boot: bootstrap resamples for the micro-F1 95% interval (0 disables it).
+        seed: random seed of the bootstrap.
+        symmetric: relation types that match in either direction besides the schema's.
+    """
+
+    schema: Any = None
+    labels: dict[str, Sequence[str] | None] = field(default_factory=dict)
+    n_boot: int = 1000
+    seed: int = 0
+    symmetric: Sequence[str] = ()
 
 
 def align(
@@ -96,15 +124,6 @@ def align(
     return [pairs[i] for i in gold_by_id if i in pairs]
 
 
-def _counts(g: Document, p: Document) -> tuple[Counter, Counter, Counter]:
-    gk = {s.key for s in g.spans}
-    pk = {s.key for s in p.spans}
-    tp = Counter(k[2] for k in gk & pk)
-    fp = Counter(k[2] for k in pk - gk)
-    fn = Counter(k[2] for k in gk - pk)
-    return tp, fp, fn
-
-
 def _bootstrap_ci(per_doc: np.ndarray, n_boot: int, seed: int) -> list[float]:
     """Percentile 95% interval of micro F1 over ``n_boot`` document resamples; ``per_doc`` is (docs, 3)."""
     n = per_doc.shape[0]
@@ -148,58 +167,39 @@ def _scores(tp: Counter, fp: Counter, fn: Counter, per_doc: np.ndarray, types: I
     }
 
 
-def relation_keys(doc: Document, setting: str = "strict", symmetric: Iterable[str] = ()) -> set[tuple]:
-    """The relations of ``doc`` as comparable keys.
-
-    ``strict``: ``(label, (start, end, type) of one argument, (start, end, type) of the other)``;
-    ``boundaries``: the same without the entity types. For a relation type in ``symmetric`` the two arguments are
-    sorted, so either direction gives the same key; otherwise the head comes first.
-
-    Raises:
-        ValueError: an unknown ``setting`` (one of :data:`RELATION_SETTINGS`).
-    """
-    if setting not in RELATION_SETTINGS:
-        raise ValueError(f"unknown relation setting {setting!r}; expected one of {', '.join(RELATION_SETTINGS)}")
-    sym = set(symmetric)
-    keys = set()
-    for r in doc.relations:
-        h, t = doc.spans[r.head], doc.spans[r.tail]
-        a, b = (h.key, t.key) if setting == "strict" else ((h.start, h.end), (t.start, t.end))
-        if r.label in sym and b < a:
-            a, b = b, a
-        keys.add((r.label, a, b))
-    return keys
+def counted_scores(per_doc: Iterable[tuple[Counter, Counter, Counter]], n_docs: int, labels: Sequence[str] | None,
+                   ctx: Scoring) -> dict[str, Any]:
+    """Micro (with its document-bootstrap interval), macro and per-type scores from each document's per-type
+    ``(tp, fp, fn)`` counters: what every kind's scorer reports. With ``labels`` only those types count, and each of
+    them is listed even when absent from both sides (left out of the macro average: it has no score)."""
+    keep = set(labels) if labels is not None else None
+    tp, fp, fn = Counter(), Counter(), Counter()
+    sums = np.zeros((n_docs, 3), dtype=np.int64)
+    for i, (dtp, dfp, dfn) in enumerate(per_doc):
+        if keep is not None:
+            dtp, dfp, dfn = (Counter({k: v for k, v in c.items() if k in keep}) for c in (dtp, dfp, dfn))
+        tp += dtp
+        fp += dfp
+        fn += dfn
+        sums[i] = (sum(dtp.values()), sum(dfp.values()), sum(dfn.values()))
+    return _scores(tp, fp, fn, sums, set(tp) | set(fp) | set(fn) | (keep or set()), ctx.n_boot, ctx.seed)
 
 
 def evaluate_relations(
     pairs: Sequence[tuple[Document, Document]], *, symmetric: Iterable[str] = (), n_boot: int = 1000, seed: int = 0,
     labels: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Relation scores of aligned ``(gold, prediction)`` pairs (see :func:`align`), in both settings.
-
-    Args:
-        symmetric: relation types that match in either direction.
-        labels: restrict to these relation types (others ignored on both sides); they are listed per type even
-            when absent.
+    """Relation scores of aligned ``(gold, prediction)`` pairs (see :func:`align`) in both settings: the relations
+    kind's scorer (:mod:`smallext.kinds.relations.scorer`), kept here for callers of earlier releases.
 
     Returns:
         ``{"strict": {"micro", "macro", "per_type"}, "boundaries": {...}}``; all scores in [0, 1].
     """
-    sym = list(symmetric)
-    keep = set(labels) if labels is not None else None
-    out = {}
-    for setting in RELATION_SETTINGS:
-        tp, fp, fn = Counter(), Counter(), Counter()
-        per_doc = np.zeros((len(pairs), 3), dtype=np.int64)
-        for i, (g, p) in enumerate(pairs):
-            gk, pk = relation_keys(g, setting, sym), relation_keys(p, setting, sym)
-            if keep is not None:
-                gk, pk = {k for k in gk if k[0] in keep}, {k for k in pk if k[0] in keep}
-            dtp, dfp, dfn = (Counter(k[0] for k in ks) for ks in (gk & pk, pk - gk, gk - pk))
-            tp, fp, fn = tp + dtp, fp + dfp, fn + dfn
-            per_doc[i] = (len(gk & pk), len(pk - gk), len(gk - pk))
-        types = set(tp) | set(fp) | set(fn) | (keep or set())
-        out[setting] = _scores(tp, fp, fn, per_doc, types, n_boot, seed)
+    ctx = Scoring(None, {"relations": list(labels) if labels is not None else None}, n_boot, seed, list(symmetric))
+    score = KINDS["relations"].load("scorer")
+    out = score(pairs, ctx)
+    if out is None:  # no relation on either side: the zero scores of an empty comparison
+        out = score(pairs, Scoring(None, {"relations": []}, n_boot, seed))
     return out
 
 
@@ -213,9 +213,10 @@ def evaluate(
     labels: Sequence[str] | None = None,
     relation_labels: Sequence[str] | None = None,
     symmetric: Iterable[str] = (),
+    schema: Any = None,
+    kind_labels: dict[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """Strict-match entity-level scores of ``pred`` against ``gold``, and relation scores when either side has
-    relations (see :func:`evaluate_relations`).
+    """Scores of ``pred`` against ``gold``: one section per kind of output (see the module docstring).
 
     Args:
         gold: gold documents.
@@ -223,42 +224,53 @@ def evaluate(
         subset: evaluate only the gold documents that have a prediction (see :func:`align`).
         n_boot: bootstrap resamples for the micro-F1 95% interval (0 disables it).
         seed: random seed of the bootstrap.
-        labels: restrict the evaluation to these entity types (others are ignored on both sides).
+        labels: restrict the entity scores to these entity types (others are ignored on both sides).
         relation_labels: restrict the relation scores to these relation types; given, relation scores are
             reported even when neither side has a relation.
-        symmetric: relation types that match in either direction.
+        symmetric: relation types that match in either direction (besides the schema's symmetric ones).
+        schema: the documents' schema: each kind it declares is scored even when neither side has an item of it.
+        kind_labels: kind name -> type names, for kinds other than entities and relations.
 
     Returns:
-        The JSON-ready dict described in the module docstring. All scores are in [0, 1].
+        The JSON-ready dict described in the module docstring. All scores are in [0, 1]. A kind with nothing to
+        score (not in the schema, no item on either side) has no section.
 
     Raises:
         SmallextError: mismatched documents (see :func:`align`).
     """
     pairs = align(gold, pred, subset=subset)
-    keep = set(labels) if labels is not None else None
-    tp, fp, fn = Counter(), Counter(), Counter()
-    per_doc = np.zeros((len(pairs), 3), dtype=np.int64)
-    for i, (g, p) in enumerate(pairs):
-        dtp, dfp, dfn = _counts(g, p)
-        if keep is not None:
-            dtp, dfp, dfn = (Counter({k: v for k, v in c.items() if k in keep}) for c in (dtp, dfp, dfn))
-        tp += dtp
-        fp += dfp
-        fn += dfn
-        per_doc[i] = (sum(dtp.values()), sum(dfp.values()), sum(dfn.values()))
-    result = _scores(tp, fp, fn, per_doc, set(tp) | set(fp) | set(fn) | (keep or set()), n_boot, seed)
-    result["support"] = {t: v["support"] for t, v in result["per_type"].items()}
-    result["documents"] = len(pairs)
-    if relation_labels is not None or any(g.relations or p.relations for g, p in pairs):
-        result["relations"] = evaluate_relations(pairs, symmetric=symmetric, n_boot=n_boot, seed=seed,
-                                                 labels=relation_labels)
-    return result
+    wanted = {"entities": labels, **(kind_labels or {})}
+    if relation_labels is not None:
+        wanted["relations"] = relation_labels
+    ctx = Scoring(schema, wanted, n_boot, seed, list(symmetric))
+    sections: dict[str, Any] = {}
+    for name, kind in KINDS.items():
+        if kind.has("scorer"):
+            section = kind.load("scorer")(pairs, ctx)
+            if section is not None:
+                sections[name] = section
+    entities = sections.pop("entities")
+    declared = [k for k in KINDS if k in sections and (schema is None or KINDS[k].declared(schema))]
+    first = "entities" if schema is None or KINDS["entities"].declared(schema) or not declared else declared[0]
+    selected = entities if first == "entities" else sections[first]
+    return {**entities, "documents": len(pairs), "entities": entities, **sections,
+            "selection": {"kind": first, "score": KINDS[first].load("primary")(selected)}}
+
+
+def selection_score(result: dict[str, Any]) -> float:
+    """The score that represents an :func:`evaluate` result (its ``selection``; entity micro F1 in results written
+    before sections existed)."""
+    sel = result.get("selection")
+    return sel["score"] if sel else result["micro"]["f1"]
 
 
 def slim(result: dict[str, Any]) -> dict[str, Any]:
-    """An :func:`evaluate` result without its top-level ``support`` table (the per-type entries keep theirs):
-    what model cards, ``config.json`` and benchmark files store."""
-    return {k: result[k] for k in ("micro", "macro", "per_type", "documents", "relations") if k in result}
+    """An :func:`evaluate` result without its ``support`` tables (the per-type entries keep theirs): what model
+    cards, ``config.json`` and benchmark files store."""
+    out = {k: v for k, v in result.items() if k != "support"}
+    if isinstance(out.get("entities"), dict):
+        out["entities"] = {k: v for k, v in out["entities"].items() if k != "support"}
+    return out
 
 
 def render_table(result: dict[str, Any], title: str = "Entity-level scores (strict match)"):

@@ -18,9 +18,10 @@ import itertools
 from collections.abc import Iterable
 from pathlib import Path
 
-from smallext.doc import Document, Relation, Span
+from smallext.doc import Document, Span
 from smallext.errors import DocumentError, FormatError
 from smallext.io.atomic import atomic_write
+from smallext.kinds.relations import Relation
 
 __all__ = ["read_docbin", "write_docbin"]
 

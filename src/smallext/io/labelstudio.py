@@ -27,9 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from smallext.doc import Document, Relation, Span
+from smallext.doc import Document, Span
 from smallext.errors import FormatError
 from smallext.io.atomic import atomic_write
+from smallext.kinds.relations import Relation
 
 __all__ = ["FROM_NAME", "TO_NAME", "Imported", "export_ids", "labeling_config", "read_export", "to_task",
            "write_tasks"]

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from smallext.doc import Document, Relation, Span
+from smallext.doc import Document, Span
 from smallext.errors import DocumentError, FormatError
 from smallext.io.jsonl import iter_json_lines
 from smallext.io.tags import join_tokens
+from smallext.kinds.relations import Relation
 
 __all__ = ["read_scierc"]
 

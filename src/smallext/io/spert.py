@@ -20,9 +20,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from smallext.doc import Document, Relation, Span
+from smallext.doc import Document, Span
 from smallext.errors import DocumentError, FormatError
 from smallext.io.tags import join_tokens
+from smallext.kinds.relations import Relation
 
 __all__ = ["read_spert", "bilou_chunks"]
 
@@ -93,7 +94,7 @@ def read_spert(path: str | Path, id_prefix: str | None = None) -> list[Document]
                     raise ValueError(f"relation {r} refers to entity {h} or {t}, but there are {len(spans)}")
                 relations.append(Relation(h, t, str(r["type"]), None, "gold"))
             meta = {"orig_id": item["orig_id"]} if "orig_id" in item else {}
-            docs.append(Document(f"{prefix}:{k:05d}", text, spans, meta, offsets, relations))
+            docs.append(Document(f"{prefix}:{k:05d}", text, spans, meta, offsets, relations=relations))
         except (KeyError, TypeError, ValueError, IndexError, DocumentError) as e:
             raise FormatError(path, None, f"{where}: {type(e).__name__}: {e}") from None
     return docs

@@ -3,8 +3,9 @@
 LLM Chain Ensembles (Farr et al., 2024): annotators in order of cost, each keeping what it is sure of and passing
 the rest on. Here the first pass is the distillation's teacher over the whole corpus; the cross-fitted students'
 flags rank the documents (:func:`~smallext.quality.errors.document_scores`), and the worst ``share`` of them are
-labelled again by a second teacher (by default the same one with more shots); its labels replace the first
-pass's for those documents. The cost (calls, tokens, wall time) is recorded with the share.
+labelled again by a second teacher (by default the same one with more shots); its labels (all of them: spans,
+relations and every other kind's items) replace the first pass's for those documents. The cost (calls, tokens,
+wall time) is recorded with the share.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def escalate(docs: Sequence[Document], scores: dict[str, float], teacher, *, sha
     picked = [docs[i] for i in sorted(ranked)]
     summary = annotate(picked, teacher, None, store=store, progress=progress)
     again = {d.id: d for d in summary.pop("documents_out") if "teacher_error" not in d.meta}
-    out = [d.with_spans(again[d.id].spans) if d.id in again else d for d in docs]
+    out = [d.with_labels_of(again[d.id]) if d.id in again else d for d in docs]
     return out, {"documents": len(picked), "share": len(picked) / max(1, len(docs)), "failed": summary["failed"],
                  "teacher": teacher.spec, "calls": summary["calls"], "tokens_in": summary["tokens_in"],
                  "tokens_out": summary["tokens_out"], "wall_seconds": summary["wall_seconds_all_runs"]}

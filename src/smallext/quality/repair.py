@@ -98,14 +98,14 @@ def repair(docs: Sequence[Document], flags: Sequence[Flag], options: QualityOpti
     for d in docs:
         given = {(f.start, f.end, f.label): f for f in by_doc.get(d.id, []) if f.kind != "missing"}
         fixed = d.map_spans(lambda s, given=given: _fix(s, given.get(s.key), opts, source, changes, per_type))
-        spans, relations = list(fixed.spans), list(fixed.relations)
+        spans = list(fixed.spans)
         for f in sorted((f for f in by_doc.get(d.id, []) if f.kind == "missing" and f.score >= opts.add_above),
                         key=lambda f: -f.score):
             if not any(f.start < s.end and s.start < f.end for s in spans):
                 spans.append(Span(f.start, f.end, f.label, round(f.score, 4) if opts.weight else None, source))
                 changes["added"] += 1
                 per_type[f.label]["added"] += 1
-        out.append(fixed.with_spans(spans, relations) if len(spans) > len(fixed.spans) else fixed)
+        out.append(fixed.with_spans(spans, **fixed.layers) if len(spans) > len(fixed.spans) else fixed)
     before = sum(len(d.spans) for d in docs)
     return out, {**{k: changes[k] for k in ("dropped", "retyped", "reshaped", "added", "kept")},
                  "spans_before": before, "spans_after": sum(len(d.spans) for d in out),

@@ -199,8 +199,8 @@ def predict_documents(
     probs = [softmax(r[e.first_piece, :n_tags]) if len(e.first_piece) else np.zeros((0, 1))
              for e, r in zip(encoded, raw, strict=True)]
     cons = constraints if constraints is not None else allowed_transitions(tags)
-    out = [d.with_spans(decode_words(p, e.words, tags, cons, source)) for d, e, p in zip(docs, encoded, probs,
-                                                                                       strict=True)]
+    out = [d.unlabelled().with_spans(decode_words(p, e.words, tags, cons, source))
+           for d, e, p in zip(docs, encoded, probs, strict=True)]
     if relations is not None:
         from smallext.students.relations import predict_relations
 

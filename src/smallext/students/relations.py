@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smallext.doc import Document, Relation, Span
+from smallext.doc import Document, Span
+from smallext.kinds.relations import Relation
 from smallext.students.features import EncodedText
 
 __all__ = ["DISTANCE_BUCKETS", "RelationSpec", "distance_bucket", "span_pieces", "span_words", "candidate_pairs",
@@ -207,5 +208,5 @@ def predict_relations(docs: Sequence[Document], encoded: Sequence[EncodedText], 
         rels = decode_relations(probs_all[at:at + n], pairs, [tuple(t) for t in types_all[at:at + n].tolist()],
                                 spec, source) if n else []
         at += n
-        out.append(d.with_spans(d.spans, rels))
+        out.append(d.replace(relations=rels))
     return out

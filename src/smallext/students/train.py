@@ -451,10 +451,10 @@ def train_student(
     cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
     scores = cfg["card"].setdefault("scores", {})
     if dev_docs:
-        summary["dev_int8"] = evaluate(dev_docs, ex.extract(dev_docs), symmetric=schema.symmetric_relations)
+        summary["dev_int8"] = evaluate(dev_docs, ex.extract(dev_docs), schema=schema)
         scores["dev (int8 ONNX)"] = slim(summary["dev_int8"])
     if test_docs:
-        summary["test_int8"] = evaluate(test_docs, ex.extract(test_docs), symmetric=schema.symmetric_relations)
+        summary["test_int8"] = evaluate(test_docs, ex.extract(test_docs), schema=schema)
         scores["test (int8 ONNX)"] = slim(summary["test_int8"])
     write_config(out, cfg)
     return summary

@@ -121,7 +121,7 @@ def _run(docs, teacher: Teacher, out, st: AnnotationStore, cache: CallCache, sto
     st.start_run(teacher.spec, {**teacher.describe(), "limit": limit, "documents": len(docs)})
     status = st.statuses()
     todo = [d for d in docs if status.get(d.id) != "done"]
-    inputs = todo if teacher.uses_gold else [d.without_spans() for d in todo]
+    inputs = todo if teacher.uses_gold else [d.unlabelled() for d in todo]
     chunks = teacher.plan(inputs)
     stats = GroundingStats()
     counters = {"failed": 0, "tokens": 0, "calls": 0, "cache_hits": 0}

@@ -84,7 +84,7 @@ class Teacher:
                 if d.id in by_id:
                     yield by_id[d.id]
                 else:
-                    yield d.with_spans([], teacher_error=res.failed.get(d.id, "not annotated"))
+                    yield d.unlabelled(teacher_error=res.failed.get(d.id, "not annotated"))
 
     def describe(self) -> dict[str, Any]:
         """Facts for reports and the model card."""

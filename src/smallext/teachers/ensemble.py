@@ -31,8 +31,9 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smallext.doc import Document, Relation, Span, non_overlapping
+from smallext.doc import Document, Span, non_overlapping
 from smallext.errors import ConfigError
+from smallext.kinds.relations import Relation
 from smallext.teachers.base import ChunkResult, Teacher
 from smallext.teachers.store import CallCache
 
@@ -71,7 +72,7 @@ def member_weights(members: Sequence[Teacher], gold: Sequence[Document], schema)
     gold = schema.map_documents(gold, strict=False)
     out = []
     for m in members:
-        preds = list(m.annotate([d.without_spans() for d in gold]))
+        preds = list(m.annotate([d.unlabelled() for d in gold]))
         out.append(evaluate(gold, preds, n_boot=0)["micro"]["f1"])
     return out
 
@@ -139,7 +140,7 @@ class EnsembleTeacher(Teacher):
             rels = [Relation(index[h], index[t], lab, round(v / total, 4), self.spec)
                     for (h, t, lab), v in sorted(rel_votes[d.id].items())
                     if (self.mode == "union" or v > total / 2) and h in index and t in index]
-            res.docs.append(d.with_spans(spans, rels))
+            res.docs.append(d.unlabelled().with_spans(spans, relations=rels))
         return res
 
     def describe(self):

@@ -20,8 +20,10 @@ class ModelOptions(BaseModel):
 
 
 class ModelTeacher(Teacher):
-    """Annotate with a packaged student (:class:`~smallext.students.extractor.Extractor`); spans keep the
-    model's scores. Labels the schema does not know are dropped.
+    """Annotate with a packaged student (:class:`~smallext.students.extractor.Extractor`): everything it predicts
+    (spans, and the relations of a relation student), with the model's scores and this teacher as their source.
+    Labels are mapped to the schema's types through names and aliases; a span or relation whose label the schema
+    does not know is dropped (with the relations that hang on a dropped span).
 
     Args:
         model_dir: the packaged model directory.
@@ -41,13 +43,12 @@ class ModelTeacher(Teacher):
 
     def annotate_chunk(self, docs: Sequence[Document], cache: CallCache | None = None) -> ChunkResult:
         res = ChunkResult()
-        for d, p in zip(docs, self.extractor.extract([d.without_spans() for d in docs]), strict=True):
-            spans = []
-            for s in p.spans:
-                label = self.schema.resolve_label(s.label)
-                if label is not None:
-                    spans.append(replace(s, label=label, source=self.spec))
-            res.docs.append(d.with_spans(spans))
+        preds = self.extractor.extract([d.unlabelled() for d in docs])
+        for d, p in zip(docs, self.schema.map_documents(preds, strict=False), strict=True):
+            sourced = p.map_spans(lambda s: replace(s, source=self.spec))
+            layers = {f: [replace(x, source=self.spec) if hasattr(x, "source") else x for x in items]
+                      for f, items in sourced.layers.items()}
+            res.docs.append(d.with_labels_of(sourced.replace(**layers)))
         return res
 
 

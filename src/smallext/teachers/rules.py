@@ -101,7 +101,7 @@ class RulesTeacher(Teacher):
             kept = non_overlapping(cands, lambda c: (c[0], c[1]), lambda c: (-(c[1] - c[0]), c[2], c[0]))
             spans = [Span(a, b, self.schema.resolve_label(self.rules.patterns[i].label), None, self.spec)
                      for a, b, i in kept]
-            res.docs.append(d.with_spans(spans))
+            res.docs.append(d.unlabelled().with_spans(spans))
         return res
 
 

@@ -77,7 +77,7 @@ class SpacyTeacher(Teacher):
         for d, sdoc in zip(docs, self.nlp.pipe([d.text for d in docs], batch_size=64), strict=True):
             spans = [Span(e.start_char, e.end_char, self.label_map[e.label_], None, self.spec)
                      for e in sdoc.ents if e.label_ in self.label_map]
-            res.docs.append(d.with_spans(spans))
+            res.docs.append(d.unlabelled().with_spans(spans))
         return res
 
     def describe(self):

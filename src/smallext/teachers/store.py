@@ -231,7 +231,7 @@ class Store:
             if status == "done":
                 out.append(Document.from_dict(json.loads(result)))
             else:
-                out.append(d.with_spans([], teacher_error=error or status))
+                out.append(d.unlabelled(teacher_error=error or status))
         return out
 
     # call cache ----------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from smallext.doc import Document, Relation, Span
+from smallext.doc import Document, Span
+from smallext.kinds.relations import Relation
 from smallext.schema import Schema
 from smallext.teachers.grounding import Alignment, GroundingStats
 
@@ -127,7 +128,7 @@ class Task(ABC):
                     mine.append(replace(s, start=s.start - lo, end=s.end - lo))
             rels = [replace(r, head=owner[r.head][1], tail=owner[r.tail][1]) for r in grounded.relations
                     if owner.get(r.head, (-1,))[0] == k and owner.get(r.tail, (-2,))[0] == k]
-            out.append(d.with_spans(mine, rels))
+            out.append(d.unlabelled().with_spans(mine, relations=rels))
             pos = hi + 1
         crossing = len(grounded.spans) - len(owner)
         stats.crossing += crossing

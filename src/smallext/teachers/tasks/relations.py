@@ -24,7 +24,9 @@ import json
 import re
 from typing import Any
 
-from smallext.doc import Document, Relation
+from smallext.doc import Document
+from smallext.kinds.relations import Relation
+from smallext.kinds.relations.schema import relation_labels, relation_type, resolve_relation
 from smallext.schema import Schema
 from smallext.teachers.tasks.base import Grounded, ParsedReply, read_json_object
 from smallext.teachers.tasks.entities import _RULES, EntityTask, parse_reply
@@ -123,7 +125,7 @@ class RelationTask(EntityTask):
         the text) bounded lists, so that a model that loops still closes its JSON within :meth:`max_tokens`."""
         schema = super().json_schema(text)
         rel = {"type": "object", "properties": {"head": {"type": "string"},
-                                                "type": {"type": "string", "enum": self.schema.relation_labels},
+                                                "type": {"type": "string", "enum": relation_labels(self.schema)},
                                                 "tail": {"type": "string"}},
                "required": ["head", "type", "tail"]}
         schema["properties"]["relations"] = {"type": "array", "items": rel}
@@ -154,7 +156,7 @@ class RelationTask(EntityTask):
         rels: dict[tuple[int, int, str], Relation] = {}
         for r in parsed.relations:
             g.stats.relations += 1
-            label = self.schema.resolve_relation(r["type"])
+            label = resolve_relation(self.schema, r["type"])
             if label is None:
                 g.stats.relations_unknown_type += 1
                 continue
@@ -163,7 +165,7 @@ class RelationTask(EntityTask):
             if not pairs:
                 g.stats.relations_ungrounded += 1
                 continue
-            rt = self.schema.relation(label)
+            rt = relation_type(self.schema, label)
             pairs = [(h, t) for h, t in pairs if rt.allows(g.spans[h].label, g.spans[t].label)]
             if not pairs:
                 g.stats.relations_type_error += 1
@@ -175,4 +177,4 @@ class RelationTask(EntityTask):
         return g
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "relation_types": self.schema.relation_labels}
+        return {**super().describe(), "relation_types": relation_labels(self.schema)}
