@@ -1,5 +1,6 @@
 """The one JSON Lines reader and the one atomic writer (smallext.io.jsonl), the readers built on them (documents,
-label-error flags, SciERC, input shards, extraction from stdin)."""
+label-error flags, SciERC, input shards, extraction from stdin), and Ray output parts in Parquet carrying
+documents' whole JSON form."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 
 import pytest
 
+from smallext import Relation
 from smallext.doc import Document, Span
 from smallext.errors import FormatError
 from smallext.io.jsonl import iter_json_lines, iter_jsonl, write_json_lines, write_jsonl
@@ -196,3 +198,54 @@ def test_extract_file_reads_jsonl_from_stdin_and_writes_atomically(tmp_path, mon
     with pytest.raises(RuntimeError):
         extractor.extract_file("model", None, out, fmt="jsonl")
     assert [d.text for d in iter_jsonl(out, unique_ids=False)] == ["xy", "z"]
+
+
+def _documents() -> list[Document]:
+    spans = [Span(0, 3, "Peop", 0.9, "openai:gpt", "exact"), Span(14, 18, "Org", 0.8, "llama:q", "fuzzy"),
+             Span(21, 25, "Loc"), Span(21, 25, "Org", None, "gold")]
+    return [
+        Document("a", "Ann works for Acme in Oslo", spans, {"k": 1, "nested": {"ü": [1, None]}},
+                 tokens=[(0, 3), (4, 9), (10, 13), (14, 18), (19, 21), (22, 26)],
+                 relations=[Relation(0, 1, "Work_For", 0.7, "m"), Relation(1, 2, "Located_In")]),
+        Document("b", "nothing here"),
+        Document("c", "Zoë", [Span(0, 3, "PER", 1.0, None, "fuzzy")], {}),
+    ]
+
+
+def test_parquet_part_round_trips_documents_exactly(tmp_path):
+    """A Parquet part reads back as the documents written, as a JSONL part does: span alignment, score and
+    source, relations, tokens and meta included (the Parquet form used to drop alignment and tokens)."""
+    pytest.importorskip("pyarrow")
+    from smallext.scale.extract import _write_part, iter_output
+
+    docs = _documents()
+    for fmt in ("parquet", "jsonl"):
+        out = tmp_path / fmt
+        _write_part(docs, out / f"part-00000.{fmt}", fmt)
+        _write_part(docs[:1], out / f"part-00001.{fmt}", fmt)
+        (out / "report.json").write_text(json.dumps({"parts": [f"part-00000.{fmt}", f"part-00001.{fmt}"]}))
+        back = list(iter_output(out))
+        assert back == docs + docs[:1]
+        assert [d.to_dict() for d in back] == [d.to_dict() for d in docs + docs[:1]]
+
+
+def test_parquet_part_columns_and_older_parts(tmp_path):
+    """Every part has the same columns (one per field of a document's JSON form), and a part written with the
+    older list-of-structs columns still reads."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from smallext.scale.extract import _read_part, _write_part, parquet_columns
+
+    _write_part([Document("b", "nothing here")], tmp_path / "part-00000.parquet", "parquet")
+    table = pq.read_table(tmp_path / "part-00000.parquet")
+    assert tuple(table.column_names) == parquet_columns() == ("id", "text", "spans", "meta", "tokens", "relations")
+    assert table.to_pylist() == [{"id": "b", "text": "nothing here", "spans": "[]", "meta": "{}", "tokens": None,
+                                  "relations": None}]
+    span = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("label", pa.string()), ("score", pa.float64()),
+                      ("source", pa.string())])
+    old = pa.table({"id": ["a"], "text": ["Ann"], "meta": ['{"k": 1}'],
+                    "spans": pa.array([[{"start": 0, "end": 3, "label": "PER", "score": 0.5, "source": None}]],
+                                      pa.list_(span))})
+    pq.write_table(old, tmp_path / "old.parquet")
+    assert list(_read_part(tmp_path / "old.parquet")) == [Document("a", "Ann", [Span(0, 3, "PER", 0.5)], {"k": 1})]

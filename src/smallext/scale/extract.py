@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from smallext.doc import Document, Relation, Span
+from smallext.doc import LAYERS, Document
 from smallext.errors import ConfigError, FormatError
 from smallext.io.atomic import atomic_write
 from smallext.io.jsonl import iter_jsonl, write_json_lines, write_jsonl
@@ -48,31 +48,54 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def _write_part(docs: Sequence[Document], path: Path, fmt: str) -> None:
-    """One shard's documents, atomically: JSONL lines, or Parquet with columns ``id``, ``text``, ``spans``
-    (a list of ``{start, end, label, score, source}``), ``relations`` (a list of ``{head, tail, label, score, source}``,
-    indices into ``spans``), ``meta`` (JSON text)."""
+    """One shard's documents, atomically: JSONL lines, or a Parquet table of the same JSON forms
+    (:func:`_parquet_table`)."""
     if fmt == "jsonl":
         write_jsonl(docs, path)
         return
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    span = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("label", pa.string()), ("score", pa.float64()),
-                      ("source", pa.string())])
-    relation = pa.struct([("head", pa.int64()), ("tail", pa.int64()), ("label", pa.string()),
-                          ("score", pa.float64()), ("source", pa.string())])
-    table = pa.table({
-        "id": pa.array([d.id for d in docs], pa.string()),
-        "text": pa.array([d.text for d in docs], pa.string()),
-        "spans": pa.array([[{"start": s.start, "end": s.end, "label": s.label, "score": s.score, "source": s.source}
-                            for s in d.spans] for d in docs], pa.list_(span)),
-        "relations": pa.array([[{"head": r.head, "tail": r.tail, "label": r.label, "score": r.score,
-                                 "source": r.source}
-                                for r in d.relations] for d in docs], pa.list_(relation)),
-        "meta": pa.array([json.dumps(d.meta, ensure_ascii=False) for d in docs], pa.string()),
-    })
     with atomic_write(path, "wb") as f:
-        pq.write_table(table, f)
+        pq.write_table(_parquet_table(docs), f)
+
+
+def parquet_columns() -> tuple[str, ...]:
+    """The columns of a Parquet part: one per field of a document's JSON form (:meth:`Document.to_dict`), the
+    core ones and then each registered layer's (``relations``, ...). ``id`` and ``text`` hold strings; the
+    others the field's JSON text, null where the JSON form leaves the field out."""
+    return (*_CORE, *LAYERS)
+
+
+_CORE = ("id", "text", "spans", "meta", "tokens")
+_PLAIN = ("id", "text")
+
+
+def _parquet_table(docs: Sequence[Document]) -> Any:
+    """A Parquet part's table (:func:`parquet_columns`): read back by :func:`_read_part`, the documents are
+    equal to those written, every span's score, source and alignment included.
+
+    Raises:
+        ValueError: a document's JSON form has a field that no column holds (it would be lost).
+    """
+    import pyarrow as pa
+
+    columns = parquet_columns()
+    rows = [d.to_dict() for d in docs]
+    lost = set().union(*(row.keys() for row in rows)) - set(columns)
+    if lost:
+        raise ValueError(f"a Parquet part has no column for the document field(s) {sorted(lost)}")
+    return pa.table({c: pa.array([_cell(c, row.get(c)) for row in rows], pa.string()) for c in columns})
+
+
+def _cell(column: str, value: Any) -> str | None:
+    """A field of a document's JSON form as a Parquet cell (``None``: the JSON form leaves it out)."""
+    return value if value is None or column in _PLAIN else json.dumps(value, ensure_ascii=False)
+
+
+def _field(column: str, cell: Any) -> Any:
+    """A Parquet cell as a field of a document's JSON form (a part written before the cells were JSON text
+    holds lists of structs: they are taken as they are)."""
+    return cell if column in _PLAIN or not isinstance(cell, str) else json.loads(cell)
 
 
 class ShardExtractor:
@@ -186,7 +209,8 @@ def extract_dataset(
             a local Ray on this machine.
         workers: actors extracting at once (default: the cluster's CPUs // ``threads``).
         threads: onnxruntime threads per actor, and the CPUs each actor reserves (``num_cpus``).
-        fmt: output format, ``jsonl`` or ``parquet`` (columns ``id``, ``text``, ``spans``, ``meta`` as JSON).
+        fmt: output format, ``jsonl`` or ``parquet`` (columns ``id``, ``text`` and, as JSON text, ``spans``,
+            ``meta``, ``tokens``, ``relations``: :func:`parquet_columns`).
         input_format: ``jsonl``, ``text`` or ``parquet`` for every input (default: from each file's extension).
         on_error: ``stop`` (the first bad record ends the run with its file and line; finished shards are
             kept) or ``skip`` (bad records are left out and listed in ``skipped.jsonl``).
@@ -300,10 +324,7 @@ def _read_part(path: Path) -> Iterator[Document]:
     import pyarrow.parquet as pq
 
     for row in pq.read_table(path).to_pylist():
-        spans = [Span(s["start"], s["end"], s["label"], s["score"], s["source"]) for s in row["spans"]]
-        relations = [Relation(r["head"], r["tail"], r["label"], r["score"], r["source"])
-                     for r in row.get("relations") or []]
-        yield Document(row["id"], row["text"], spans, json.loads(row["meta"]), relations=relations)
+        yield Document.from_dict({c: _field(c, v) for c, v in row.items() if v is not None})
 
 
 def ray_throughput(model: str | Path, texts: Sequence[str], work_dir: str | Path, *, address: str | None = None,
