@@ -234,7 +234,7 @@ def test_weighted_ensemble_from_a_distill_config(tmp_path):
     rules.write_text("patterns:\n  - {label: LOC, phrases: [Germany, France, Britain, Japan]}\n")
     cfg = load_config(tiny_config(tmp_path, teacher=f"ensemble:spacy:en_core_web_sm,rules:{rules}", teacher_options={
         "ensemble_mode": "weighted", "ensemble_gold": str(tmp_path / "gold.jsonl")}))
-    teacher = load_teacher(cfg.teacher, schema, cfg.teacher_opts())
+    teacher = load_teacher(cfg.teacher, schema, cfg.teacher_options)
     members = [load_teacher("spacy:en_core_web_sm", schema), load_teacher(f"rules:{rules}", schema)]
     expected = [evaluate(gold, list(m.annotate([d.without_spans() for d in gold])), n_boot=0)["micro"]["f1"]
                 for m in members]

@@ -12,7 +12,11 @@ from __future__ import annotations
 import resource
 import statistics
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["MIN_PASSES", "MIN_TIMED_S", "in_child", "latency_timings", "measure_student", "measure_teacher",
            "peak_rss_mb", "teacher_timing"]
@@ -140,10 +144,12 @@ def teacher_timing(summary: dict[str, Any], texts: list[str], call_latencies_s: 
             "latency_unit": "per call (several documents per call)"}
 
 
-def measure_teacher(spec: str, schema_path: str, options: dict, docs_json: list[dict], store: str) -> dict[str, Any]:
+def measure_teacher(spec: str, schema_path: str, options: BaseModel | Mapping[str, Any] | None,
+                    docs_json: list[dict], store: str) -> dict[str, Any]:
     """Annotate documents with a teacher in this process (for :func:`in_child`) through the SQLite store at
     ``store``; returns ``preds`` (documents as dicts), the annotation ``summary`` and ``timing``
-    (:func:`teacher_timing`)."""
+    (:func:`teacher_timing`). ``options``: the teacher kind's options model (a distill config's
+    ``teacher_options``, pickled to the child and used as it is) or a mapping of them (validated here)."""
     from smallext.doc import Document
     from smallext.teachers import load_teacher
     from smallext.teachers.annotate import annotate

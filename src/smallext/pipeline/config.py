@@ -19,16 +19,29 @@ Config (YAML; keys are the interface)::
 
 ``teacher_options`` are validated against the options model of the teacher's kind
 (:func:`smallext.teachers.teacher_options`; an ensemble takes its members' options too) and ``student``
-against :class:`~smallext.students.options.StudentOptions`: the same models the CLI flags come from.
+against :class:`~smallext.students.options.StudentOptions`: the same models the CLI flags come from. Both are
+typed once, at load: ``cfg.teacher_options`` is that kind's options model (``cfg.teacher_options.shots``), and
+it goes to :func:`~smallext.teachers.load_teacher` as it is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from smallext.errors import ConfigError, field_problems
 from smallext.quality.repair import QualityOptions
@@ -46,7 +59,9 @@ class DistillConfig(BaseModel):
     schema_path: str = Field(alias="schema")
     corpus: str | list[str]
     teacher: str
-    teacher_options: dict[str, Any] = Field(default_factory=dict)
+    teacher_options: dict[str, Any] | BaseModel = Field(
+        default_factory=dict, description="the teacher kind's options: a mapping in the file, its options model "
+                                          "once loaded (smallext.teachers.teacher_options)")
     dev: str | None = None
     test: str | None = None
     student: StudentOptions = Field(default_factory=StudentOptions)
@@ -68,9 +83,38 @@ class DistillConfig(BaseModel):
     ray_address: str | None = Field(None, description="with engine: ray, the cluster's address (default "
                                                       "$RAY_ADDRESS, else a local Ray)")
 
+    @field_validator("teacher_options", mode="plain")
+    @classmethod
+    def _mapping_or_model(cls, options: Any) -> dict[str, Any] | BaseModel:
+        if isinstance(options, BaseModel):
+            return options
+        if isinstance(options, Mapping):
+            return dict(options)
+        raise PydanticCustomError("dict_type", "Input should be a valid dictionary")
+
+    @model_validator(mode="after")
+    def _typed_teacher_options(self) -> DistillConfig:
+        # after the fields, so that their errors come first, as the teacher's kind is then known; a ConfigError
+        # here reaches load_config inside pydantic's ValidationError (see _config_error)
+        self.teacher_options = teacher_options(self.teacher, self.teacher_options, where="teacher_options")
+        return self
+
+    @field_serializer("teacher_options")
+    def _options_as_written(self, options: BaseModel | dict[str, Any], info: SerializationInfo) -> dict[str, Any]:
+        # the options set, as in the config file (metrics.json's "config" reads as the file did)
+        if isinstance(options, BaseModel):
+            return options.model_dump(mode=info.mode, exclude_unset=True)
+        return options
+
     def teacher_opts(self) -> BaseModel:
-        """``teacher_options`` validated by the teacher kind's options model (see :func:`load_config`)."""
-        return teacher_options(self.teacher, self.teacher_options, where="teacher_options")
+        """The same as ``teacher_options`` (typed at load); kept for callers of the earlier API."""
+        return self.teacher_options  # type: ignore[return-value]
+
+    @property
+    def example_pool(self) -> Any:
+        """``teacher_options.examples``, the teacher's gold pool of few-shot examples (a dataset, a file or
+        documents), or None, also for a kind that has no such option."""
+        return getattr(self.teacher_options, "examples", None)
 
     @property
     def corpus_specs(self) -> list[str]:
@@ -100,10 +144,16 @@ def load_config(path: str | Path | dict | DistillConfig) -> DistillConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping of settings")
     try:
-        cfg = DistillConfig.model_validate(data)
-        cfg.teacher_opts()
+        return DistillConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(f"{where}: {field_problems(e)}") from None
+        raise ConfigError(f"{where}: {_config_error(e) or field_problems(e)}") from None
     except ConfigError as e:
         raise ConfigError(f"{where}: {e}") from None
-    return cfg
+
+
+def _config_error(e: ValidationError) -> ConfigError | None:
+    """The ConfigError a validator raised (``teacher_options``: it names its own fields), which pydantic wraps
+    as a value error; None for other errors."""
+    errors = e.errors()
+    error = errors[0].get("ctx", {}).get("error") if len(errors) == 1 else None
+    return error if isinstance(error, ConfigError) else None

@@ -47,7 +47,7 @@ def read_corpus(ctx: Context) -> list[Document]:
 def _teacher_key(cfg: DistillConfig) -> dict[str, Any]:
     # jump-forward decoding is left out, as it is of the reply cache's key: it changes how fast the replies
     # come, and a finished annotation is not redone for it
-    return {"teacher": cfg.teacher, "options": cfg.teacher_opts().model_dump(mode="json", exclude={"jump_forward"})}
+    return {"teacher": cfg.teacher, "options": cfg.teacher_options.model_dump(mode="json", exclude={"jump_forward"})}
 
 
 class AnnotateStage(Stage):
@@ -72,14 +72,14 @@ class AnnotateStage(Stage):
 
             from smallext.scale.annotate import RayEngine
 
-            opts = cfg.teacher_opts()
+            opts = cfg.teacher_options
             engine = RayEngine(cfg.ray_address, cpus_per_worker=float(getattr(opts, "threads", None) or 1))
             ann = annotate(corpus, functools.partial(load_teacher, cfg.teacher, ctx.schema, opts),
                            self.outputs(ctx)["labels"], engine=engine, store=ctx.out / "silver.store",
                            progress=ctx.progress)
             ann.pop("documents_out")
             return {"summary": ann}
-        teacher = load_teacher(cfg.teacher, ctx.schema, cfg.teacher_opts())
+        teacher = load_teacher(cfg.teacher, ctx.schema, cfg.teacher_options)
         try:  # only the gold teacher reads the corpus's labels; annotate hands the others the bare text
             ann = annotate(corpus, teacher, self.outputs(ctx)["labels"], store=ctx.out / "silver.store.sqlite",
                            progress=ctx.progress)
@@ -115,7 +115,7 @@ class QualityStage(Stage):
         from smallext.datasets import documents_apart
 
         cfg: DistillConfig = ctx.cfg
-        pool = cfg.teacher_options.get("examples")
+        pool = cfg.example_pool
         if not cfg.quality.anchors or not pool:
             return []
         return documents_apart(pool, [d.text for d in labelled], cfg.quality.anchors, ctx.schema)
@@ -123,15 +123,17 @@ class QualityStage(Stage):
     def _escalate(self, ctx: Context, docs: list[Document], flags) -> tuple[list[Document], dict[str, Any]]:
         from smallext.quality.errors import document_scores
         from smallext.quality.escalate import escalate
-        from smallext.teachers import load_teacher
+        from smallext.teachers import load_teacher, teacher_options
 
         cfg: DistillConfig = ctx.cfg
         e = cfg.quality.escalate
         spec = e.teacher or cfg.teacher
-        options = {**cfg.teacher_options, **e.teacher_options} if spec == cfg.teacher else e.teacher_options
+        # the first teacher's options updated by escalate's (validated), or escalate's alone for another teacher
+        options = teacher_options(spec, cfg.teacher_options if spec == cfg.teacher else None, **e.teacher_options)
         teacher = load_teacher(spec, ctx.schema, options)
         try:
-            ctx.log(self.name, f"escalating {e.share:.0%} of the documents to {spec} {options}")
+            ctx.log(self.name, f"escalating {e.share:.0%} of the documents to {spec} "
+                               f"{options.model_dump(exclude_unset=True)}")
             return escalate(docs, document_scores(flags), teacher, share=e.share,
                             store=ctx.out / "escalate.store.sqlite", progress=ctx.progress)
         finally:
@@ -206,7 +208,7 @@ def student_data(cfg: DistillConfig, schema, silver: list[Document]) -> tuple[li
         dev_kind = f"{len(dev_docs)} held-out {labels_kind(cfg.teacher)} documents"
     n_gold = 0
     if cfg.gold_examples:
-        pool_spec = cfg.teacher_options.get("examples")
+        pool_spec = cfg.example_pool
         if not pool_spec:
             raise ConfigError("field gold_examples: needs teacher_options.examples (the gold example pool)")
         gold = documents_apart(pool_spec, [d.text for d in [*silver, *dev_docs]], cfg.gold_examples, schema)
@@ -225,7 +227,7 @@ def train_on(cfg: DistillConfig, schema, labels: list[Document], out, notes: Seq
 
     silver = [d for d in labels if "teacher_error" not in d.meta]
     train_docs, dev_docs, dev_kind, n_gold = student_data(cfg, schema, silver)
-    pool = cfg.teacher_options.get("examples")
+    pool = cfg.example_pool
     if log is not None:
         log(f"student on {training_data(len(train_docs), n_gold, cfg.teacher, pool)} (dev: {dev_kind})"
             + (f", {notes[0]}" if notes else ""))
@@ -315,7 +317,7 @@ class TrainStage(Stage):
 
         cfg: DistillConfig = ctx.cfg
         return [cfg.student.model_dump(), cfg.dev, cfg.holdout, cfg.teacher, cfg.gold_examples,
-                cfg.teacher_options.get("examples") if cfg.gold_examples else None, ctx.schema.model_dump(),
+                cfg.example_pool if cfg.gold_examples else None, ctx.schema.model_dump(),
                 digest(ctx.out / AnnotateStage.writes["labels"]) if self._compare(ctx) else None]
 
     def _train(self, ctx: Context, labels, out, notes: list[str]) -> dict[str, Any]:

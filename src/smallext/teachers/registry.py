@@ -87,31 +87,41 @@ def option_fields(spec: str) -> set[str]:
     return fields
 
 
+def _set_values(options: BaseModel) -> dict[str, Any]:
+    """The options set in a model (an ensemble's members' options included), as values, not dumped."""
+    names = [*type(options).model_fields, *(options.model_extra or {})]
+    return {k: getattr(options, k) for k in names if k in options.model_fields_set}
+
+
 def teacher_options(spec: str, options: BaseModel | Mapping[str, Any] | None = None, *, where: str = "",
                     **more: Any) -> BaseModel:
     """Validate options for a teacher spec against its kind's model.
 
     Args:
         spec: the teacher spec.
-        options: a mapping of option names (or an options model, whose set fields are taken).
+        options: a mapping of option names, or an options model. A model of the spec's kind is taken as it
+            is (it was validated when it was made; an ensemble's members' options, which its own model lets
+            through, are checked again); of any other model, the fields set are validated.
         where: a prefix for field names in errors (``teacher_options``).
-        **more: further options (they override ``options``).
+        **more: further options (they override ``options``; with a model, the result is that model updated
+            and validated again).
 
     Raises:
         ConfigError: an option the kind (or, for an ensemble, no member) knows not, or a bad value; the
             message names the field.
     """
     kind, _ = _kind(spec)
-    if isinstance(options, BaseModel):
-        options = options.model_dump(exclude_unset=True)
-    raw = {**(options or {}), **more}
+    opts = options if isinstance(options, kind.options) and not more else None
+    if opts is not None and kind.name != "ensemble":
+        return opts
+    raw = {**(_set_values(options) if isinstance(options, BaseModel) else (options or {})), **more}
     prefix = f"{where}." if where else ""
     unknown = sorted(set(raw) - option_fields(spec))
     if unknown:
         raise ConfigError(f"field {prefix}{unknown[0]}: not an option of teacher {spec!r} "
                           f"(options: {', '.join(sorted(option_fields(spec)))})")
     try:
-        opts = kind.options.model_validate(raw)
+        opts = opts if opts is not None else kind.options.model_validate(raw)
         if kind.name == "ensemble":  # each member validates the options its kind knows
             for m in _members(spec):
                 teacher_options(m, {k: v for k, v in raw.items() if k in option_fields(m)}, where=where)
@@ -127,8 +137,7 @@ class _MemberLoader:
 
     def __call__(self, spec: str, schema, options: BaseModel) -> Teacher:
         fields = option_fields(spec)
-        return load_teacher(spec, schema, {k: v for k, v in options.model_dump(exclude_unset=True).items()
-                                           if k in fields})
+        return load_teacher(spec, schema, {k: v for k, v in _set_values(options).items() if k in fields})
 
 
 def load_teacher(spec: str, schema, options: BaseModel | Mapping[str, Any] | None = None, **more: Any) -> Teacher:
@@ -137,7 +146,8 @@ def load_teacher(spec: str, schema, options: BaseModel | Mapping[str, Any] | Non
     Args:
         spec: ``KIND:ARGUMENT`` (see :data:`TEACHERS`).
         schema: a :class:`~smallext.schema.Schema` or a path to one.
-        options: the kind's options (a mapping or its options model); see :func:`teacher_options`.
+        options: the kind's options: a mapping, or its options model, which is used as it is (as a distill
+            config's ``teacher_options`` is); see :func:`teacher_options`.
         **more: options as keyword arguments (``shots=4``).
 
     Raises:
