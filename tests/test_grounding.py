@@ -3,10 +3,10 @@ import json
 import pytest
 
 from smallext.doc import Document, Span
+from smallext.kinds.entities.task import EntityTask, parse_grouped_reply, parse_reply, reply_for
 from smallext.schema import EntityType, Schema
 from smallext.teachers.grounding import find_exact, find_fuzzy, ground
-from smallext.teachers.tasks import EntityTask, chunk_documents
-from smallext.teachers.tasks.entities import parse_grouped_reply, parse_reply, reply_for
+from smallext.teachers.tasks import chunk_documents
 
 SCHEMA = Schema(name="t", entity_types=[
     EntityType(name="PER", definition="people", aliases=["person"]),
@@ -139,7 +139,7 @@ def test_split_ensemble(spec, n):
 
 def test_the_task_docstring_describes_every_reply_format():
     """Defect: the module said "two reply formats" and described three."""
-    from smallext.teachers.tasks import entities
+    from smallext.kinds.entities import task as entities
 
     assert "Three reply formats" in entities.__doc__ and len(entities.REPLY_FORMATS) == 3
     assert all(f"``{f}``" in entities.__doc__ for f in entities.REPLY_FORMATS)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from smallext.kinds.entities.task import EntityTask
 from smallext.schema import load_schema
 from smallext.teachers.backends.jump_forward import JumpForward, supports
-from smallext.teachers.tasks import EntityTask
 
 LABELS = ["person", "product", "programming language", "field"]
 LIST = EntityTask(load_schema(Path(__file__).resolve().parents[1] / "schemas" / "crossner-ai.yaml")).json_schema()

@@ -79,7 +79,7 @@ def test_aliases_map_labels(tmp_path):
 
 
 def test_schema_guidelines_are_stated_once_in_the_prompt(tmp_path):
-    from smallext.teachers.tasks import EntityTask
+    from smallext.kinds.entities.task import EntityTask
 
     p = write(tmp_path, "name: x\nguidelines: [Mark every mention.]\nentity_types:\n"
                         "  - {name: A, definition: first, guidelines: [A only.]}\n  - {name: B, definition: second}\n")

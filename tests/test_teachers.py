@@ -84,8 +84,8 @@ def test_llamacpp_backend_constrained_reply_and_store(smollm, tmp_path):
 def test_batch_engine_decodes_parallel_sequences(smollm):
     from concurrent.futures import ThreadPoolExecutor
 
+    from smallext.kinds.entities.task import EntityTask
     from smallext.teachers.backends.llamacpp import LlamaCppBackend
-    from smallext.teachers.tasks import EntityTask
 
     task = EntityTask(SCHEMA)
     texts = ["Peter Blackburn visited Paris .", "EU rejects German call to boycott British lamb .",
@@ -494,8 +494,8 @@ def test_teacher_options_are_checked_against_the_kind(fault_server):
 def test_a_gguf_without_chat_template_gets_the_context_it_was_asked(smollm, tmp_path):
     """Defect: with parallel > 1 the model's own context was 256 tokens; without a chat template there is no
     batch engine, so every call fell back to that context, smaller than the prompt."""
+    from smallext.kinds.entities.task import EntityTask
     from smallext.teachers.backends.llamacpp import LlamaCppBackend
-    from smallext.teachers.tasks import EntityTask
 
     data = Path(smollm).read_bytes()
     key = b"tokenizer.chat_template"
@@ -580,10 +580,10 @@ def test_escalation_relabels_the_most_doubted_documents(fault_server, tmp_path):
 def test_spread_over_prompt_variants(smollm, tmp_path):
     """Each prompt variant lists the types in another order; a span's support is the share of variants that
     give it. SmolLM2's labels are poor, so the check is on the mechanics, not on the figures."""
+    from smallext.kinds.entities.task import EntityTask
     from smallext.quality.spread import reply_spread
     from smallext.teachers import load_teacher
     from smallext.teachers.annotate import annotate
-    from smallext.teachers.tasks import EntityTask
 
     assert EntityTask(SCHEMA).system != EntityTask(SCHEMA, prompt_variant=1).system
     assert sorted(EntityTask(SCHEMA).system.splitlines()) == sorted(EntityTask(SCHEMA, prompt_variant=1).system

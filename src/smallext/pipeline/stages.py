@@ -370,7 +370,6 @@ class EvaluateStage(Stage):
             metrics["quality"] = ctx.info["quality"]
         if ctx.info.get("review"):
             metrics["review"] = ctx.info["review"]
-        sym = ctx.schema.symmetric_relations
         if cfg.test:
             test = ctx.schema.map_documents(load_documents(cfg.test))
             sample = test[: cfg.teacher_test_limit] if cfg.teacher_test_limit else test
@@ -388,12 +387,12 @@ class EvaluateStage(Stage):
             metrics["test"] = {
                 "dataset": cfg.test, "documents": len(test), "teacher_documents": len(sample),
                 "teacher_sampled": len(sample) < len(test),
-                "teacher": {"scores": evaluate(sample, teacher_preds, symmetric=sym), "timing": t["timing"],
+                "teacher": {"scores": evaluate(sample, teacher_preds, schema=ctx.schema), "timing": t["timing"],
                             "peak_rss_mb": t["peak_rss_mb"], "annotation": t["summary"]},
-                "student": {"scores": evaluate(test, student_preds, symmetric=sym),
-                            "scores_on_teacher_sample": evaluate(sample, student_sample, symmetric=sym),
+                "student": {"scores": evaluate(test, student_preds, schema=ctx.schema),
+                            "scores_on_teacher_sample": evaluate(sample, student_sample, schema=ctx.schema),
                             "timing": s_time, "peak_rss_mb": s_time["peak_rss_mb"], "size_mb": round(size, 1)},
-                "agreement": evaluate(teacher_preds, student_sample, n_boot=0, symmetric=sym),
+                "agreement": evaluate(teacher_preds, student_sample, n_boot=0, schema=ctx.schema),
             }
             if cfg.engine == "ray":  # the same documents extracted on the cluster, beside the single process
                 from smallext.scale.extract import ray_throughput

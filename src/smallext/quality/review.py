@@ -116,7 +116,7 @@ def simulated_review(selected: Sequence[Document], gold: Sequence[Document], spe
                               "gold labels)")
         spans = [Span(s.start, s.end, s.label, None, SIMULATED) for s in g.spans]
         meta = {**d.meta, "review": {"reviewer": f"{SIMULATED} (gold labels of {spec})"}}
-        out.append(Document(d.id, d.text, spans, meta=meta, relations=list(g.relations)))
+        out.append(Document(d.id, d.text, spans, meta=meta, **g.layers))
     return out
 
 

@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smallext.doc import Document
 from smallext.teachers.backends import Backend
 from smallext.teachers.base import ChunkResult, Teacher
 from smallext.teachers.store import CallCache
-from smallext.teachers.tasks import TASKS, ParsedReply, Task, chunk_documents
+from smallext.teachers.tasks import ParsedReply, Task, chunk_documents, default_task, task_class, task_names
 
 __all__ = ["LLMOptions", "LLMTeacher", "LlamaCppOptions", "OpenAIOptions", "call_key", "load_llamacpp",
            "load_openai"]
@@ -35,9 +35,9 @@ class LLMOptions(BaseModel):
     """Options of every LLM teacher: the task, how text is grouped into calls, and the price."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
-    task: Literal["entities", "relations"] | None = Field(
-        None, description="what to ask for (smallext.teachers.tasks; default: relations when the schema has relation "
-                          "types, else entities)")
+    task: str | None = Field(
+        None, description="what to ask for: the task of a kind of output (smallext.kinds; default: that of the last "
+                          "kind the schema declares, so relations when it has relation types)")
     shots: int = Field(0, ge=0, description="few-shot examples per prompt, retrieved by embedding similarity")
     shot_groups: int = Field(0, ge=0, description="share shots within groups of about N similar calls, so that a "
                                                   "local model evaluates them once per group (0: shots per call)")
@@ -52,6 +52,13 @@ class LLMOptions(BaseModel):
     concurrency: int = Field(4, ge=1, description="calls in flight (openai) or sequences decoded together "
                                                   "(llamacpp)")
     price_per_mtok: float | None = Field(None, ge=0, description="price per million tokens, for the cost estimate")
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, name: str | None) -> str | None:
+        if name is not None and name not in task_names():
+            raise ValueError(f"no task {name!r} (tasks: {', '.join(task_names())})")
+        return name
 
 
 class LlamaCppOptions(LLMOptions):
@@ -186,10 +193,9 @@ def _task(schema, opts: LLMOptions) -> Task:
         if opts.examples is not None:
             pool += schema.map_documents(load_documents(opts.examples), strict=False)
         selector = ShotSelector(pool)
-    task = opts.task or ("relations" if schema.relation_types else "entities")
-    return TASKS[task](schema, selector, opts.shots, reply_format=opts.reply_format,
-                            occurrences=opts.occurrences, shot_groups=opts.shot_groups,
-                            prompt_variant=opts.prompt_variant)
+    return task_class(opts.task or default_task(schema))(
+        schema, selector, opts.shots, reply_format=opts.reply_format, occurrences=opts.occurrences,
+        shot_groups=opts.shot_groups, prompt_variant=opts.prompt_variant)
 
 
 def load_llamacpp(arg: str, schema, opts: LlamaCppOptions, load_member=None) -> LLMTeacher:

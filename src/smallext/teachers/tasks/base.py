@@ -6,13 +6,14 @@ A :class:`Task` (the spacy-llm task/model split) owns everything that depends on
 - the JSON schema a constrained backend holds the reply to (:meth:`Task.json_schema`);
 - the parser (:meth:`Task.parse`, tolerant of prose around the JSON and of a reply cut off mid-way);
 - grounding of the parsed reply onto the text (:meth:`Task.ground`: strings to character spans, with
-  their alignment, and relations between them);
+  their alignment, and each other kind's items: relations between them);
 - joining several short documents into one call's text and splitting the grounded result back to them
   (:meth:`Task.join`, :meth:`Task.split`).
 
 :class:`~smallext.teachers.llm.LLMTeacher` only sends messages, caches replies and hands the reply to its
 task; the backends only turn messages into replies. A new kind of output (relations, records) is a new
-``Task`` subclass in this package plus one entry in :data:`smallext.teachers.tasks.TASKS`.
+``Task`` subclass in that kind's package (``kinds/<kind>/task.py``), named by the kind's ``task`` part
+(:mod:`smallext.kinds`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from smallext.doc import Document, Span
-from smallext.kinds.relations import Relation
+from smallext.doc import LAYERS, Document, Span
 from smallext.schema import Schema
 from smallext.teachers.grounding import Alignment, GroundingStats
 
@@ -37,7 +37,8 @@ class ParsedReply:
 
     Attributes:
         entities: ``[{"text", "type"}, ...]`` in the model's order.
-        relations: ``[{"head", "type", "tail"}, ...]`` (texts of the arguments), for tasks that ask for them.
+        items: the other kinds' parsed items by their reply key, for tasks that ask for them (the relation task:
+            ``{"relations": [{"head", "type", "tail"}, ...]}``, the texts of the arguments).
         truncated: the JSON was cut off; what was complete before the cut is kept.
         error: ``None`` when the reply is usable; else why not (the caller decides whether to retry).
     """
@@ -45,7 +46,7 @@ class ParsedReply:
     entities: list[dict]
     truncated: bool = False
     error: str | None = None
-    relations: list[dict] = field(default_factory=list)
+    items: dict[str, list[dict]] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,22 +55,23 @@ class Grounded:
 
     Attributes:
         spans: character spans into that text, sorted by offset, each with its ``alignment``.
-        relations: relations between ``spans`` (indices).
         stats: grounding statistics (see :class:`~smallext.teachers.grounding.GroundingStats`).
         alignments: what happened to each returned entity, in the model's order.
+        layers: the other kinds' grounded items by document field (``{"relations": [...]}``, indices into
+            ``spans`` for a span-dependent layer).
     """
 
     spans: list[Span]
     stats: GroundingStats
     alignments: list[Alignment] = field(default_factory=list)
-    relations: list[Relation] = field(default_factory=list)
+    layers: dict[str, list] = field(default_factory=dict)
 
 
 class Task(ABC):
     """What an LLM teacher asks for, and how its replies become spans (see the module docstring).
 
     Attributes:
-        name: the task's name in :data:`~smallext.teachers.tasks.TASKS`.
+        name: the task's name: the name of its kind of output (:mod:`smallext.kinds`).
         schema: what to extract.
         shots: few-shot examples per prompt (0: zero-shot).
     """
@@ -101,7 +103,8 @@ class Task(ABC):
 
     @abstractmethod
     def ground(self, text: str, parsed: ParsedReply, *, source: str | None = None) -> Grounded:
-        """Locate the parsed reply in ``text``: spans (with ``source``) and relations, with statistics."""
+        """Locate the parsed reply in ``text``: spans (with ``source``) and the other kinds' items, with
+        statistics."""
 
     def join(self, docs: Sequence[Document]) -> str:
         """The text of one call about several documents: their texts joined by newlines."""
@@ -111,26 +114,34 @@ class Task(ABC):
         """Split a result grounded in :meth:`join`'s text back to its documents.
 
         A span that crosses a document boundary belongs to no document: it is dropped and counted in
-        ``stats.crossing`` (and no longer in ``stats.spans``); a relation between spans of two documents, or
-        with a dropped argument, is dropped too. Returns ``(documents with their spans and relations,
-        corrected statistics)``.
+        ``stats.crossing`` (and no longer in ``stats.spans``); an item of a span-dependent layer (a relation)
+        between spans of two documents, or with a dropped argument, is dropped too (its layer's
+        :meth:`~smallext.doc.Layer.follow`). Returns ``(documents with their labels, corrected statistics)``.
+
+        Raises:
+            ValueError: ``grounded`` has items of a layer that does not hang on spans (such a task splits them
+                itself, by overriding this method).
         """
         stats = replace(grounded.stats)
         out: list[Document] = []
-        owner: dict[int, tuple[int, int]] = {}  # span index -> (document, index within it)
+        owned = 0
         pos = 0
-        for k, d in enumerate(docs):
+        for d in docs:
             lo, hi = pos, pos + len(d.text)
-            mine = []
+            mine, local = [], {}  # local: span index in the joined text -> index within this document
             for i, s in enumerate(grounded.spans):
                 if lo <= s.start and s.end <= hi:
-                    owner[i] = (k, len(mine))
+                    local[i] = len(mine)
                     mine.append(replace(s, start=s.start - lo, end=s.end - lo))
-            rels = [replace(r, head=owner[r.head][1], tail=owner[r.tail][1]) for r in grounded.relations
-                    if owner.get(r.head, (-1,))[0] == k and owner.get(r.tail, (-2,))[0] == k]
-            out.append(d.unlabelled().with_spans(mine, relations=rels))
+            layers = {}
+            for f, items in grounded.layers.items():
+                if not LAYERS[f].on_spans:
+                    raise ValueError(f"{type(self).__name__}.split cannot split {f!r}, which does not hang on spans")
+                layers[f] = LAYERS[f].follow(items, local)
+            out.append(d.unlabelled().with_spans(mine, **layers))
+            owned += len(local)
             pos = hi + 1
-        crossing = len(grounded.spans) - len(owner)
+        crossing = len(grounded.spans) - owned
         stats.crossing += crossing
         stats.spans -= crossing
         return out, stats

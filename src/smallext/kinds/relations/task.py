@@ -25,11 +25,11 @@ import re
 from typing import Any
 
 from smallext.doc import Document
+from smallext.kinds.entities.task import _RULES, EntityTask, parse_reply
 from smallext.kinds.relations import Relation
 from smallext.kinds.relations.schema import relation_labels, relation_type, resolve_relation
 from smallext.schema import Schema
 from smallext.teachers.tasks.base import Grounded, ParsedReply, read_json_object
-from smallext.teachers.tasks.entities import _RULES, EntityTask, parse_reply
 
 __all__ = ["RelationTask", "parse_relation_reply", "relation_reply_for"]
 
@@ -72,7 +72,7 @@ _RELATION = re.compile(r'\{\s*"head"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"type"\s*:\
 def parse_relation_reply(text: str) -> ParsedReply:
     """Read ``{"entities": [...], "relations": [...]}`` from a model reply.
 
-    Tolerant like :func:`~smallext.teachers.tasks.entities.parse_reply`: prose around the JSON is ignored; a reply
+    Tolerant like :func:`~smallext.kinds.entities.task.parse_reply`: prose around the JSON is ignored; a reply
     cut off mid-way yields its complete entity and relation objects with ``truncated=True`` and ``error`` set.
     Relations that are not objects with string ``head``, ``type`` and ``tail`` are skipped.
     """
@@ -81,12 +81,12 @@ def parse_relation_reply(text: str) -> ParsedReply:
     if body is None:
         return parsed
     if error is not None:
-        parsed.relations = [{"head": json.loads(f'"{h}"'), "type": json.loads(f'"{t}"'),
+        parsed.items["relations"] = [{"head": json.loads(f'"{h}"'), "type": json.loads(f'"{t}"'),
                              "tail": json.loads(f'"{x}"')} for h, t, x in _RELATION.findall(body)]
         return parsed
     rels = obj.get("relations") if isinstance(obj, dict) else None
     if isinstance(rels, list):
-        parsed.relations = [{"head": r["head"], "type": r["type"], "tail": r["tail"]} for r in rels
+        parsed.items["relations"] = [{"head": r["head"], "type": r["type"], "tail": r["tail"]} for r in rels
                             if isinstance(r, dict) and all(isinstance(r.get(k), str) for k in ("head", "type", "tail"))]
     return parsed
 
@@ -97,7 +97,7 @@ def _norm(s: str) -> str:
 
 class RelationTask(EntityTask):
     """Entities and relations in one call (see the module docstring). Arguments as
-    :class:`~smallext.teachers.tasks.entities.EntityTask`; only the ``list`` reply format.
+    :class:`~smallext.kinds.entities.task.EntityTask`; only the ``list`` reply format.
 
     Raises:
         ValueError: the schema has no relation types, or a reply format other than ``list``.
@@ -154,7 +154,7 @@ class RelationTask(EntityTask):
             return exact.get(arg.strip()) or loose.get(_norm(arg)) or []
 
         rels: dict[tuple[int, int, str], Relation] = {}
-        for r in parsed.relations:
+        for r in parsed.items.get("relations", []):
             g.stats.relations += 1
             label = resolve_relation(self.schema, r["type"])
             if label is None:
@@ -172,8 +172,8 @@ class RelationTask(EntityTask):
                 continue
             h, t = min(pairs, key=lambda p: abs(g.spans[p[0]].start - g.spans[p[1]].start))
             rels.setdefault((h, t, label), Relation(h, t, label, None, source))
-        g.relations = list(rels.values())
-        g.stats.relations_kept += len(g.relations)
+        g.layers["relations"] = list(rels.values())
+        g.stats.relations_kept += len(rels)
         return g
 
     def describe(self) -> dict[str, Any]:
