@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smallext.doc import Document, Span
 from smallext.errors import ConfigError, SmallextError
+from smallext.evaluate import selection_score
 from smallext.io.atomic import atomic_write
 
 __all__ = ["AwaitingReview", "ReviewOptions", "ReviewResult", "SIMULATED", "merge_reviewed", "review_loop",
@@ -156,10 +157,11 @@ def _earlier_reviews(out_dir: Path, labels: Sequence[Document]) -> list[Document
 
 
 def dev_f1(extractor) -> float | None:
-    """A packaged student's micro F1 (strict, int8 ONNX) on the dev set it was trained with, from its model card
+    """A packaged student's selection score (:func:`~smallext.evaluate.selection_score`: entity micro F1, strict,
+    int8 ONNX) on the dev set it was trained with, from its model card
     (``card.scores["dev (int8 ONNX)"]``); ``None`` when it had no dev set."""
     scores = extractor.config.get("card", {}).get("scores", {}).get("dev (int8 ONNX)")
-    return scores["micro"]["f1"] if scores else None
+    return selection_score(scores) if scores else None
 
 
 def _changed(before: Document, after: Document) -> int:
@@ -238,7 +240,7 @@ def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_
         return Extractor.load(folder)
 
     def score(ex: Extractor) -> float:
-        return evaluate(list(test), ex.extract(list(test)), n_boot=0)["micro"]["f1"]
+        return selection_score(evaluate(list(test), ex.extract(list(test)), n_boot=0))
 
     for r in range(1, options.rounds + 1):
         rd = out_dir / f"round-{r}"

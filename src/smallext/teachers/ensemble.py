@@ -24,16 +24,15 @@ rules, a student) are called one chunk at a time.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smallext.doc import Document, Span, non_overlapping
+from smallext.doc import Document
 from smallext.errors import ConfigError
-from smallext.kinds.relations import Relation
+from smallext.kinds import KINDS
 from smallext.teachers.base import ChunkResult, Teacher
 from smallext.teachers.store import CallCache
 
@@ -66,18 +65,16 @@ def split_ensemble(members: str, kinds: Sequence[str]) -> list[str]:
 
 
 def member_weights(members: Sequence[Teacher], gold: Sequence[Document], schema) -> list[float]:
-    """Micro F1 of each member on gold documents (the weights of ``weighted`` voting)."""
-    from smallext.evaluate import evaluate
+    """Each member's score on gold documents (the weights of ``weighted`` voting): the evaluation's selection score
+    (:func:`~smallext.evaluate.selection_score`: entity micro F1 for a schema with entity types)."""
+    from smallext.evaluate import evaluate, selection_score
 
     gold = schema.map_documents(gold, strict=False)
     out = []
     for m in members:
         preds = list(m.annotate([d.unlabelled() for d in gold]))
-        out.append(evaluate(gold, preds, n_boot=0)["micro"]["f1"])
+        out.append(selection_score(evaluate(gold, preds, n_boot=0, schema=schema)))
     return out
-
-
-_ALIGNMENT_RANK = {"exact": 0, "fuzzy": 1, None: 2}
 
 
 class EnsembleTeacher(Teacher):
@@ -111,36 +108,24 @@ class EnsembleTeacher(Teacher):
 
     def annotate_chunk(self, docs: Sequence[Document], cache: CallCache) -> ChunkResult:
         res = ChunkResult()
-        votes: dict[str, dict[tuple[int, int, str], float]] = {d.id: defaultdict(float) for d in docs}
-        rel_votes: dict[str, dict[tuple, float]] = {d.id: defaultdict(float) for d in docs}
-        aligned: dict[tuple[str, tuple[int, int, str]], str | None] = {}
+        union = self.mode == "union"
+        span_vote = KINDS["entities"].load("vote")()
+        layer_votes = [k.load("vote")() for k in KINDS.values() if k.layer is not None and k.has("vote")]
         for member, w, lock in zip(self.members, self.weights, self._locks, strict=True):
             for chunk in member.plan(docs):
                 with lock:
                     r = member.annotate_chunk(chunk, cache)
                 res.add_costs(r)
                 for d in r.docs:
-                    for s in {s.key: s for s in d.spans}.values():
-                        votes[d.id][s.key] += w if self.mode != "union" else 1.0
-                        k = (d.id, s.key)
-                        if _ALIGNMENT_RANK[s.alignment] < _ALIGNMENT_RANK[aligned.get(k)]:
-                            aligned[k] = s.alignment
-                    for key in {(d.spans[r.head].key, d.spans[r.tail].key, r.label) for r in d.relations}:
-                        rel_votes[d.id][key] += w if self.mode != "union" else 1.0
-        total = sum(self.weights) if self.mode != "union" else len(self.members)
+                    for vote in (span_vote, *layer_votes):
+                        vote.add(d, 1.0 if union else w)
+        total = len(self.members) if union else sum(self.weights)
         for d in docs:
             if d.id in res.failed:
                 continue
-            cands = [(a, b, lab, v / total) for (a, b, lab), v in votes[d.id].items()
-                     if self.mode == "union" or v > total / 2]
-            kept = non_overlapping(cands, lambda c: (c[0], c[1]), lambda c: (-c[3], -(c[1] - c[0]), c[0]))
-            spans = sorted((Span(a, b, lab, round(sc, 4), self.spec, aligned.get((d.id, (a, b, lab))))
-                            for a, b, lab, sc in kept), key=lambda s: s.key)
-            index = {s.key: i for i, s in enumerate(spans)}
-            rels = [Relation(index[h], index[t], lab, round(v / total, 4), self.spec)
-                    for (h, t, lab), v in sorted(rel_votes[d.id].items())
-                    if (self.mode == "union" or v > total / 2) and h in index and t in index]
-            res.docs.append(d.unlabelled().with_spans(spans, relations=rels))
+            spans = span_vote.spans(d.id, total, union, self.spec)
+            layers = {v.field: v.decide(d.id, spans, total, union, self.spec) for v in layer_votes}
+            res.docs.append(d.unlabelled().with_spans(spans, **layers))
         return res
 
     def describe(self):

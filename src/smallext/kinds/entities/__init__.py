@@ -16,7 +16,7 @@ KIND = Kind(
         "task": "smallext.kinds.entities.task:EntityTask",
         "scorer": "smallext.kinds.entities.scorer:score",
         "primary": "smallext.kinds.entities.scorer:primary",
-        "vote": "smallext.kinds.entities.vote:vote",
+        "vote": "smallext.kinds.entities.vote:SpanVote",
     },
     describe="typed spans of the text (strict-match span P/R/F1)",
 )

@@ -21,7 +21,7 @@ KIND = Kind(
         "task": "smallext.kinds.relations.task:RelationTask",
         "scorer": "smallext.kinds.relations.scorer:score",
         "primary": "smallext.kinds.relations.scorer:primary",
-        "vote": "smallext.kinds.relations.vote:vote",
+        "vote": "smallext.kinds.relations.vote:RelationVote",
     },
     describe="directed, typed links between two entities (strict and boundaries relation P/R/F1)",
 )
