@@ -58,7 +58,7 @@ def test_agreement_matches_sklearn_and_krippendorff_on_real_data():
     assert 0.6 < res["alpha"]["overall"] < 0.95  # the perturbation makes real disagreements
     assert res["spans"]["a"]["micro"]["f1"] < 1 and res["documents"] == 400
     with pytest.raises(SmallextError, match="different text"):
-        agreement({"gold": gold[:1], "x": [replace(gold[0], text=gold[0].text + " !")]})
+        agreement({"gold": gold[:1], "x": [gold[0].replace(text=gold[0].text + " !")]})
 
 
 # ------------------------------------------------------------------------------------------------- alt-test
@@ -120,7 +120,7 @@ def test_crossfit_never_scores_a_document_with_a_model_that_saw_it():
     from smallext.students.options import StudentOptions
 
     docs = load("conll2003:train")[:45]
-    docs += [replace(docs[3], id="copy-of-3")]  # the same text under another id goes to the same fold
+    docs += [docs[3].replace(id="copy-of-3")]  # the same text under another id goes to the same fold
     fit = crossfit(docs, ["PER", "ORG", "LOC", "MISC"], StudentOptions(epochs=1, layers=1, threads=2), folds=3)
     assert len(fit.probs) == len(docs) and set(fit.folds) == {0, 1, 2}
     for d, k, p in zip(docs, fit.folds, fit.probs, strict=True):
