@@ -17,7 +17,7 @@ from smallext.doc import register_layer
 from smallext.kinds.base import Kind
 from smallext.schema import Schema, register_section
 
-__all__ = ["KINDS", "Kind", "kinds_of", "register"]
+__all__ = ["KINDS", "Kind", "kinds_of", "register", "unregister"]
 
 KINDS: dict[str, Kind] = {}
 """Kind name -> :class:`~smallext.kinds.base.Kind`, in registration order (a kind after those it requires)."""
@@ -40,6 +40,27 @@ def register(kind: Kind) -> Kind:
         register_layer(kind.layer)
     KINDS[kind.name] = kind
     return kind
+
+
+def unregister(name: str) -> Kind:
+    """Take the kind called ``name`` out of :data:`KINDS`, its section out of every schema and its layer out of every
+    document built after this (what proves a kind is a plug-in: everything else works without it).
+
+    Raises:
+        KeyError: no such kind.
+        ValueError: another registered kind requires it.
+    """
+    kind = KINDS[name]
+    needed = [k.name for k in KINDS.values() if name in k.requires]
+    if needed:
+        raise ValueError(f"kind {name!r} is required by {', '.join(needed)}")
+    from smallext.doc import LAYERS
+    from smallext.schema import SECTIONS
+
+    SECTIONS.pop(kind.section.field, None)
+    if kind.layer is not None:
+        LAYERS.pop(kind.layer.field, None)
+    return KINDS.pop(name)
 
 
 def kinds_of(schema: Schema) -> list[Kind]:
