@@ -47,3 +47,23 @@ def test_a_store_of_an_earlier_format_is_refused_by_name(tmp_path):
         db.execute("CREATE TABLE documents (pos INTEGER, id TEXT PRIMARY KEY, text TEXT)")
     with pytest.raises(SmallextError, match="old.sqlite.*earlier smallext"):
         Store(path)
+
+
+def test_annotate_hands_an_engine_object_the_run(tmp_path):
+    """The teachers layer imports no engine: the layers above construct one (scale's RayEngine) and pass it;
+    annotate hands it the documents, the teacher factory, a store folder and itself as the run of one part."""
+    from smallext.errors import ConfigError
+    from smallext.teachers.annotate import annotate
+
+    class Recorder:
+        def annotate(self, docs, teacher, out, *, store, run, progress=True, price_per_mtok=None):
+            self.got = (docs, teacher, out, store, run, progress)
+            return {"documents_out": list(docs)}
+
+    docs, factory, engine = [Document("a", "Ada .")], (lambda: None), Recorder()
+    assert annotate(docs, factory, tmp_path / "o.jsonl", engine=engine, progress=False)["documents_out"] == docs
+    assert engine.got == (docs, factory, tmp_path / "o.jsonl", tmp_path / "o.store", annotate, False)
+    with pytest.raises(ConfigError, match=r"got 'ray': pass smallext.scale.annotate.RayEngine"):
+        annotate(docs, factory, tmp_path / "o.jsonl", engine="ray")
+    with pytest.raises(ValueError, match="cache= is not supported"):
+        annotate(docs, factory, tmp_path / "o.jsonl", engine=engine, cache=tmp_path / "c.sqlite")

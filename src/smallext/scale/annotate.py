@@ -1,6 +1,7 @@
 """Annotation at scale: the corpus in shards, each annotated on a Ray actor through a store of its own.
 
-``annotate(docs, teacher_factory, out, engine="ray")`` (or ``engine=RayEngine(...)``) splits the documents
+``annotate(docs, teacher_factory, out, engine=RayEngine(...))`` (:func:`smallext.teachers.annotate.annotate`,
+to which a :class:`RayEngine` is an :class:`~smallext.teachers.annotate.Engine`) splits the documents
 into shards of ``shard_docs`` (fixed boundaries, so a re-run finds every document in the same shard). Ray
 Data's ``map_batches`` runs :class:`ShardAnnotator` on an actor pool: each actor builds its own teacher once
 (a llama.cpp teacher: one model per actor) and annotates each shard it is given with the single-machine
@@ -33,7 +34,7 @@ from smallext.scale.cluster import ShardProgress, ray_session, user_errors, work
 from smallext.teachers.base import Teacher
 from smallext.teachers.store import Store
 
-__all__ = ["Limiter", "LimitedBackend", "RayEngine", "ShardAnnotator", "engine_from"]
+__all__ = ["Limiter", "LimitedBackend", "RayEngine", "ShardAnnotator"]
 
 
 class Limiter:
@@ -203,7 +204,7 @@ class RayEngine:
                 was made with another ``shard_docs``.
         """
         if isinstance(teacher, Teacher) or not callable(teacher):
-            raise ConfigError("engine='ray' builds a teacher in each worker: give a factory, e.g. "
+            raise ConfigError("the Ray engine builds a teacher in each worker: give a factory, e.g. "
                               "functools.partial(load_teacher, spec, schema, options), not a Teacher")
         store_dir = Path(store)
         _claim_store(store_dir, self.shard_docs)
@@ -292,15 +293,3 @@ def _merge(docs: Sequence[Document], shards: Sequence[Sequence[Document]], store
         **extra, "documents_out": keep,
     }
 
-
-def engine_from(engine: str | RayEngine) -> RayEngine:
-    """``"ray"`` -> :class:`RayEngine` with its defaults; a RayEngine as it is.
-
-    Raises:
-        ConfigError: another name.
-    """
-    if isinstance(engine, RayEngine):
-        return engine
-    if engine == "ray":
-        return RayEngine()
-    raise ConfigError(f"engine must be 'local' or 'ray' (or a RayEngine), got {engine!r}")

@@ -6,6 +6,10 @@ SQLite :class:`~smallext.teachers.store.Store`); the teacher gets the cache with
 nothing. Re-running the same command skips finished documents and reuses cached replies; documents that
 failed are tried again. The output JSONL (every input document exactly once, in input order) is written
 atomically at the end, so it is never half-written.
+
+Elsewhere than in this process, an :class:`Engine` runs it: the layers above construct one and pass it
+(:class:`smallext.scale.annotate.RayEngine`, shards on a Ray cluster, each through this same run); this layer
+imports none of them.
 """
 
 from __future__ import annotations
@@ -15,15 +19,28 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from smallext.doc import Document
+from smallext.errors import ConfigError
 from smallext.io.jsonl import write_jsonl
 from smallext.teachers.base import Teacher
 from smallext.teachers.grounding import GroundingStats
 from smallext.teachers.store import AnnotationStore, CallCache, Store
 
-__all__ = ["annotate", "default_store"]
+__all__ = ["Engine", "annotate", "default_store"]
+
+
+class Engine(Protocol):
+    """Runs an annotation elsewhere than in this process (:class:`smallext.scale.annotate.RayEngine`: shards on
+    a Ray cluster). :func:`annotate` hands it the run; it needs a teacher factory (each worker builds its own)."""
+
+    def annotate(self, docs: Sequence[Document], teacher: Callable[[], Teacher], out: str | Path | None, *,
+                 store: str | Path, run: Callable[..., dict[str, Any]], progress: bool = True,
+                 price_per_mtok: float | None = None) -> dict[str, Any]:
+        """Annotate ``docs`` with teachers built by ``teacher``, each part by ``run`` (this module's
+        :func:`annotate`, in this process) into a store of its own in the folder ``store``; write ``out`` (every
+        document once, in input order) and return the summary of :func:`annotate`, summed."""
 
 
 def default_store(out: str | Path) -> Path:
@@ -46,7 +63,7 @@ def annotate(
     teacher: Teacher | Callable[[], Teacher],
     out: str | Path | None,
     *,
-    engine: str | Any = "local",
+    engine: Engine | str = "local",
     store: str | Path | AnnotationStore | None = None,
     cache: str | Path | CallCache | None = None,
     limit: int | None = None,
@@ -57,12 +74,13 @@ def annotate(
 
     Args:
         docs: input documents; only their text is used (except by the ``gold`` teacher).
-        teacher: see :func:`smallext.teachers.load_teacher`; or a function that builds one (required by
-            ``engine="ray"``, whose workers each build their own: ``functools.partial(load_teacher, spec, schema,
+        teacher: see :func:`smallext.teachers.load_teacher`; or a function that builds one (required by an
+            engine, whose workers each build their own: ``functools.partial(load_teacher, spec, schema,
             options)``).
-        engine: ``"local"`` (this process) or ``"ray"`` / a :class:`smallext.scale.annotate.RayEngine` (shards
-            annotated on a Ray cluster, each in a store of its own; ``store`` is then a folder, by default
-            ``out.store`` beside ``out``; see :mod:`smallext.scale.annotate`).
+        engine: ``"local"`` (this process) or an :class:`Engine`, such as
+            ``smallext.scale.annotate.RayEngine(...)`` (shards annotated on a Ray cluster, each in a store of its
+            own; ``store`` is then a folder, by default ``out.store`` beside ``out``; see
+            :mod:`smallext.scale.annotate`).
         out: output JSONL path (None: no file; the documents are in the returned ``documents_out``).
         store: the run's store: a SQLite path or an :class:`~smallext.teachers.store.AnnotationStore`
             (default: a SQLite file beside ``out``; required when ``out`` is None). A path is opened and
@@ -83,21 +101,23 @@ def annotate(
 
     Raises:
         SmallextError: the store holds other texts under the same ids, or is of an earlier format; with
-            ``engine="ray"``, Ray missing or unreachable, or a Teacher object instead of a factory.
-        ValueError: neither ``out`` nor ``store`` is given; ``cache`` with ``engine="ray"``.
+            the Ray engine, Ray missing or unreachable, or a Teacher object instead of a factory.
+        ConfigError: ``engine`` a name other than ``"local"`` (``"ray"``: pass a ``RayEngine``).
+        ValueError: neither ``out`` nor ``store`` is given; ``cache`` with an engine.
     """
+    if isinstance(engine, str) and engine != "local":
+        raise ConfigError(f"engine must be 'local' or an engine object, got {engine!r}"
+                          + (": pass smallext.scale.annotate.RayEngine(...)" if engine == "ray" else ""))
     docs = list(docs)[:limit] if limit else list(docs)
     if store is None:
         if out is None:
             raise ValueError("annotate needs an output file or a store")
-        store = default_store(out) if engine == "local" else default_store(out).with_suffix("")
-    if engine != "local":
-        from smallext.scale.annotate import engine_from
-
+        store = default_store(out) if isinstance(engine, str) else default_store(out).with_suffix("")
+    if not isinstance(engine, str):
         if cache is not None:
-            raise ValueError("engine='ray' keeps each shard's calls in its own store: cache= is not supported")
-        return engine_from(engine).annotate(docs, teacher, out, store=store, run=annotate, progress=progress,
-                                            price_per_mtok=price_per_mtok)
+            raise ValueError("an engine keeps each shard's calls in its own store: cache= is not supported")
+        return engine.annotate(docs, teacher, out, store=store, run=annotate, progress=progress,
+                               price_per_mtok=price_per_mtok)
     if not isinstance(teacher, Teacher):  # a factory: the teacher is built here and closed after
         with contextlib.closing(teacher()) as built:
             return annotate(docs, built, out, store=store, cache=cache, progress=progress,

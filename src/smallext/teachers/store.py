@@ -33,13 +33,11 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from smallext.doc import Document
 from smallext.errors import SmallextError
-
-if TYPE_CHECKING:
-    from smallext.teachers.base import ChunkResult
+from smallext.teachers.result import ChunkResult
 
 __all__ = ["AnnotationStore", "CallCache", "MemoryCache", "Store", "STORE_VERSION"]
 
