@@ -339,7 +339,7 @@ def test_onnx_relation_scores_match_torch(relation_student):
 
     res, out, fp32, schema = relation_student
     docs = schema.map_documents(load("conll04", "test"))[:120]
-    torch_pred = predict(res.model, res.tokenizer, res.tags, docs, relations=res.relation_spec)
+    torch_pred = predict(res.model, res.tokenizer, res.tags, docs, heads=res.heads)
     onnx_pred = Extractor.load(out, threads=2, onnx_file=str(fp32)).extract(docs)
     n = 0
     for a, b in zip(torch_pred, onnx_pred, strict=True):
@@ -487,7 +487,7 @@ def test_cli_evaluate_scores_relations(tmp_path):
 
 
 def test_candidate_pairs_follow_the_schema_and_the_window():
-    from smallext.students.relations import RelationSpec, candidate_pairs, decode_relations, distance_bucket
+    from smallext.kinds.relations.head import RelationSpec, candidate_pairs, decode_relations, distance_bucket
 
     spec = RelationSpec.from_types(
         [{"name": "Work_For", "head": ["PER"], "tail": ["ORG"]},

@@ -223,6 +223,7 @@ def train_on(cfg: DistillConfig, schema, labels: list[Document], out, notes: Seq
     dev and gold examples as :func:`student_data` says) into ``out``; ``notes`` go into the model card.
     Returns the training facts (``seconds``, ``train_documents``, ``gold_documents``, ``dev``,
     ``dev_f1_int8``)."""
+    from smallext.students.package import ModelCard
     from smallext.students.train import train_student
 
     silver = [d for d in labels if "teacher_error" not in d.meta]
@@ -231,16 +232,16 @@ def train_on(cfg: DistillConfig, schema, labels: list[Document], out, notes: Seq
     if log is not None:
         log(f"student on {training_data(len(train_docs), n_gold, cfg.teacher, pool)} (dev: {dev_kind})"
             + (f", {notes[0]}" if notes else ""))
-    card = {"training_data": f"{cfg.corpus} labelled by the teacher ({len(train_docs) - n_gold} documents)"
-                             + gold_examples_note(n_gold, pool),
-            "teacher": cfg.teacher + (" (gold labels copied: an upper bound, not a real teacher)"
-                                      if cfg.teacher == "gold" else ""),
-            "notes": [f"Early stopping on {dev_kind}."] + list(notes)}
+    card = ModelCard(training_data=f"{cfg.corpus} labelled by the teacher ({len(train_docs) - n_gold} documents)"
+                                   + gold_examples_note(n_gold, pool),
+                     teacher=cfg.teacher + (" (gold labels copied: an upper bound, not a real teacher)"
+                                            if cfg.teacher == "gold" else ""),
+                     notes=[f"Early stopping on {dev_kind}."] + list(notes))
     t0 = time.perf_counter()
     summary = train_student(schema, train_docs, dev_docs, out, cfg.student, card=card, progress=progress)
     return {"seconds": round(time.perf_counter() - t0, 1), "train_documents": len(train_docs),
             "gold_documents": n_gold, "dev": dev_kind,
-            "dev_f1_int8": summary["dev_int8"]["micro"]["f1"] if summary["dev_int8"] else None}
+            "dev_f1_int8": summary.dev_int8["micro"]["f1"] if summary.dev_int8 else None}
 
 
 class ReviewStage(Stage):

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from smallext.doc import Document, Span
 from smallext.students.features import EncodedText, Window, encode, pad_batch, windows
+from smallext.students.head import Decoding
 
 Runner = Callable[[dict[str, np.ndarray]], np.ndarray]
 """A model call: padded batch arrays -> logits of shape (B, T, n_tags) as float32."""
@@ -170,44 +172,32 @@ class WordProbs:
 
 
 def predict_documents(
-    docs: Sequence[Document], tokenizer, special: tuple[int, int], run: Runner, tags: Sequence[str], *,
-    max_length: int, stride: int, batch_size: int = 32, pad_id: int = 0, source: str | None = None,
-    constraints=None, with_probs: bool = False, relations=None,
+    docs: Sequence[Document], tokenizer, special: tuple[int, int], run: Runner, heads: Sequence[tuple[Any, Any]], *,
+    n_logits: int, max_length: int, stride: int, batch_size: int = 32, pad_id: int = 0, source: str | None = None,
+    with_probs: bool = False,
 ) -> list[Document] | tuple[list[Document], list[WordProbs]]:
     """The prediction loop that training (torch) and the extractor (onnxruntime) share: encode the texts, run
-    ``run`` over their windows, decode each text's word probabilities into spans.
+    ``run`` over their windows, and let each head decode its output into the documents, in turn.
 
     Args:
-        docs: the documents (their existing spans are replaced).
+        docs: the documents (their existing labels are replaced: spans and every layer).
         tokenizer: the model's fast tokenizer; ``special``: its ``(cls_id, sep_id)``.
-        run: the model call (:data:`Runner`).
-        tags: the model's IOB2 tags; ``constraints``: :func:`allowed_transitions` of them (computed if None).
+        run: the model call (:data:`Runner`): the tag logits (B, T, ``n_logits``) or, when a head reads the
+            encoder's states (:attr:`~smallext.students.head.Head.reads_hidden`), the logits and the states side
+            by side, (B, T, n_logits + H).
+        heads: ``(head, runtime)`` pairs (:mod:`smallext.students.head`), the entity tagger first.
         max_length, stride: window size and overlap in word pieces; batch_size: windows per call.
-        source: the spans' ``source``.
-        with_probs: also return each document's :class:`WordProbs` (computed anyway; returning them costs
-            nothing more).
-        relations: ``(spec, relation_runner)`` (see :mod:`smallext.students.relations`) to predict relations
-            too; ``run`` then returns the tag logits and the encoder states side by side, (B, T, L + H).
+        source: the predictions' ``source``.
+        with_probs: also return each document's :class:`WordProbs` (the entity tagger's; computed anyway).
 
     Returns:
         One Document per input, in input order; with ``with_probs``, ``(documents, word probabilities)``.
     """
     encoded = encode(tokenizer, [d.text for d in docs])
     wins = windows(encoded, special[0], special[1], max_length, stride)
-    n_tags = len(tags)
     raw = gather_pieces(encoded, wins, run, batch_size, pad_id)
-    probs = [softmax(r[e.first_piece, :n_tags]) if len(e.first_piece) else np.zeros((0, 1))
-             for e, r in zip(encoded, raw, strict=True)]
-    cons = constraints if constraints is not None else allowed_transitions(tags)
-    out = [d.unlabelled().with_spans(decode_words(p, e.words, tags, cons, source))
-           for d, e, p in zip(docs, encoded, probs, strict=True)]
-    if relations is not None:
-        from smallext.students.relations import predict_relations
-
-        spec, run_relations = relations
-        out = predict_relations(out, encoded, [r[:, n_tags:] for r in raw], run_relations, spec, source=source)
-    if not with_probs:
-        return out
-    tag_names = tuple(tags)
-    return out, [WordProbs(e.words, p if len(e.words) else np.zeros((0, len(tags)), np.float32), tag_names)
-                 for e, p in zip(encoded, probs, strict=True)]
+    hidden = [r[:, n_logits:] for r in raw] if any(h.reads_hidden for h, _ in heads) else None
+    step = Decoding([d.unlabelled() for d in docs], encoded, [r[:, :n_logits] for r in raw], hidden, source)
+    for head, runtime in heads:
+        head.decode(step, runtime)
+    return (step.docs, step.extras["word_probs"]) if with_probs else step.docs

@@ -6,8 +6,9 @@ A packaged model is a directory a person can inspect::
     tokenizer.json   the base model's fast tokenizer
     head.npz         the tag classifier in fp32 (for MC dropout on its input; see :func:`save_head`)
     relation.onnx    (relation students) the relation classifier in fp32, over pooled encoder states
-                     (:func:`export_relation_onnx`)
-    config.json      tags, entity types, window sizes, casing flag, the schema, scores
+                     (:func:`smallext.kinds.relations.head.export_relation_onnx`)
+    config.json      window sizes, casing flag, the schema, scores, and each head's keys (tags, entity types,
+                     relation types): :class:`smallext.students.package.StudentConfig`
     README.md        model card: base model, training data, teacher, dev/test scores, size, date
 
 Export uses ``torch.onnx.export``; quantization ``onnxruntime.quantization.quantize_dynamic`` with signed
@@ -29,8 +30,12 @@ import torch
 
 from smallext.evaluate import slim
 from smallext.io.atomic import atomic_directory, atomic_write
-from smallext.students.base import layers_phrase
-from smallext.students.model import RELATION_INPUTS, TokenClassifier, relation_probs, with_hidden
+from smallext.students.card import model_card, package_size_mb, write_config
+from smallext.students.model import TokenClassifier, with_hidden
+from smallext.students.package import FORMAT, ModelCard, StudentConfig
+
+__all__ = ["INPUTS", "OUTPUTS", "dir_size_mb", "export_onnx", "model_card", "package", "quantize_int8", "save_head",
+           "write_config"]
 
 INPUTS = ["input_ids", "attention_mask", "case_ids"]
 OUTPUTS = ["logits", "hidden"]
@@ -70,23 +75,6 @@ def _trace(model: TokenClassifier, path: Path, opset: int) -> Path:
             with_hidden(model), args, str(path), input_names=INPUTS, output_names=OUTPUTS,
             dynamic_axes=axes, opset_version=opset, dynamo=False,
         )
-    return path
-
-
-def export_relation_onnx(model: TokenClassifier, path: str | Path, opset: int = 17) -> Path:
-    """Export the relation head (sigmoid probabilities, fp32) to ONNX with a dynamic pair axis: inputs
-    :data:`~smallext.students.model.RELATION_INPUTS`, output ``probs`` (pairs, n_relation_types). It is a few
-    hundred thousand weights, so it stays fp32. Returns ``path``."""
-    path = Path(path)
-    head = model.relations.to("cpu").eval()
-    h = model.encoder.config.hidden_size
-    args = (torch.zeros(2, h), torch.zeros(2, h), torch.zeros(2, h), torch.zeros(2, dtype=torch.long),
-            torch.zeros(2, dtype=torch.long), torch.zeros(2, dtype=torch.long))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(relation_probs(head), args, str(path), input_names=RELATION_INPUTS, output_names=["probs"],
-                          dynamic_axes={k: {0: "pairs"} for k in [*RELATION_INPUTS, "probs"]}, opset_version=opset,
-                          dynamo=False)
     return path
 
 
@@ -134,7 +122,7 @@ def package(
     out_dir: str | Path,
     *,
     schema=None,
-    card: dict[str, Any] | None = None,
+    card: ModelCard | dict[str, Any] | None = None,
     keep_fp32: str | Path | None = None,
 ) -> Path:
     """Write the packaged model directory for a :class:`~smallext.students.train.TrainResult`.
@@ -146,14 +134,15 @@ def package(
         result: the trained student.
         out_dir: destination directory (replaced if it exists).
         schema: the :class:`~smallext.schema.Schema` it was trained for (stored in config.json).
-        card: extra model-card facts: ``training_data``, ``teacher``, ``scores`` ({name: eval result}),
-            ``notes`` (list of lines), anything else is listed as is.
+        card: extra model-card facts (:class:`~smallext.students.package.ModelCard`): ``training_data``,
+            ``teacher``, ``scores`` ({name: eval result}), ``notes`` (list of lines), anything else is listed as is.
         keep_fp32: also keep the fp32 ONNX file at this path (for benchmarks).
 
     Returns:
         ``out_dir``.
     """
     out_dir = Path(out_dir)
+    card = ModelCard.model_validate(card or {}) if not isinstance(card, ModelCard) else card.model_copy()
     with atomic_directory(out_dir) as tmp:
         fp32 = export_onnx(result.model, tmp / "model.fp32.onnx")
         quantize_int8(fp32, tmp / "model.onnx")
@@ -163,99 +152,25 @@ def package(
         else:
             fp32.unlink()
         result.tokenizer.save(str(tmp / "tokenizer.json"))
-        save_head(result.model, tmp / "head.npz")
-        if result.relation_types:
-            export_relation_onnx(result.model, tmp / "relation.onnx")
-        card = dict(card or {})
+        for head in result.heads:
+            head.export(result.model, tmp)
         if result.dev is not None:
-            card["scores"] = {"dev (torch, best epoch)": slim(result.dev), **(card.get("scores") or {})}
-        config = {
-            "format": "smallext-student/1",
-            "tags": result.tags,
-            "entity_types": result.entity_types,
-            "max_length": result.config.max_length,
-            "stride": result.config.stride,
-            "casing": result.config.casing,
-            "pad_id": int(getattr(result.model.encoder.config, "pad_token_id", 0) or 0),
-            "base_model": result.config.base_model,
-            "base_model_path": result.base_dir,
-            "parameters": sum(p.numel() for p in result.model.parameters()),
-            "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d"),
-            "training": result.card_facts(),
-            "relation_types": result.relation_types,
-            "relation_threshold": result.config.relation_threshold,
-            "schema": schema.model_dump() if schema is not None else None,
-            "card": card,
-        }
-        (tmp / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
-        config["size_mb"] = round(dir_size_mb(tmp) + 0.01, 1)
-        (tmp / "README.md").write_text(model_card(config), encoding="utf-8")
+            card.scores = {"dev (torch, best epoch)": slim(result.dev), **card.scores}
+        config = StudentConfig(
+            format=FORMAT,
+            max_length=result.config.max_length,
+            stride=result.config.stride,
+            casing=result.config.casing,
+            pad_id=int(getattr(result.model.encoder.config, "pad_token_id", 0) or 0),
+            base_model=result.config.base_model,
+            base_model_path=result.base_dir,
+            parameters=sum(p.numel() for p in result.model.parameters()),
+            created=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d"),
+            training=result.card_facts(),
+            schema=schema.model_dump() if schema is not None else None,
+            card=card,
+            **result.entries(),
+        )
+        (tmp / "config.json").write_text(json.dumps(config.dump(), indent=2, ensure_ascii=False), encoding="utf-8")
+        (tmp / "README.md").write_text(model_card(config, package_size_mb(tmp)), encoding="utf-8")
     return out_dir
-
-
-def _score_line(name: str, res: dict[str, Any]) -> str:
-    rel = res.get("relations")
-    m = res["micro"]
-    ci = m.get("ci95") or [0, 0]
-    ci_s = f" (95% CI {ci[0]:.4f}-{ci[1]:.4f})" if ci != [0.0, 0.0] else ""
-    line = f"| {name} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f}{ci_s} | {res.get('documents', '')} |"
-    if rel:
-        r, b = rel["strict"]["micro"], rel["boundaries"]["micro"]
-        line += f"\n| {name}, relations strict | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f} " \
-                f"(boundaries {b['f1']:.4f}) | {res.get('documents', '')} |"
-    return line
-
-
-def model_card(config: dict[str, Any]) -> str:
-    """The model card (README.md) text of a packaged student."""
-    card = config.get("card") or {}
-    tr = config["training"]
-    lines = [
-        f"# smallext student: {', '.join(config['entity_types'])}",
-        "",
-        f"- Base model: `{config['base_model']}`{layers_phrase((tr.get('config') or {}).get('layers'))} "
-        f"({config['parameters'] / 1e6:.1f}M parameters), "
-        f"casing-feature embedding: {'yes' if config['casing'] else 'no'}",
-        f"- Training data: {card.get('training_data', 'not recorded')}",
-        f"- Teacher: {card.get('teacher', 'none (gold labels)')}",
-        f"- Trained: {config['created']}; best epoch {tr['best_epoch']} of {tr['config']['epochs']}; "
-        f"{tr.get('train_documents', '?')} documents, {tr.get('train_spans', '?')} spans, "
-        f"{tr.get('train_seconds', '?')} s",
-        f"- Size on disk: {config.get('size_mb', '?')} MB (int8 ONNX, onnxruntime)",
-        f"- Windows: {config['max_length']} word pieces with {config['stride']} overlap; nothing is truncated",
-    ]
-    if config.get("relation_types"):
-        lines.append(f"- Relations: {', '.join(r['name'] for r in config['relation_types'])}, between pairs of "
-                     f"predicted entities at most {config['max_length'] - 2} word pieces apart (one encoder window); "
-                     f"a relation is predicted at probability >= {config.get('relation_threshold', 0.5)}")
-    lines += [
-        "",
-        "## Scores (strict match)",
-        "",
-        "| set | precision | recall | F1 | documents |",
-        "|---|---|---|---|---|",
-    ]
-    for name, res in (card.get("scores") or {}).items():
-        lines.append(_score_line(name, res))
-    lines += ["", "## Training history", "", "| epoch | loss | dev F1 | dev relation F1 |", "|---|---|---|---|"]
-    for row in tr.get("history", []):
-        f1 = f"{row['dev_f1']:.4f}" if "dev_f1" in row else "-"
-        rf1 = f"{row['dev_relation_f1']:.4f}" if "dev_relation_f1" in row else "-"
-        lines.append(f"| {row['epoch']} | {row['loss']:.4f} | {f1} | {rf1} |")
-    notes = card.get("notes") or []
-    if notes:
-        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
-    extra = {k: v for k, v in card.items() if k not in {"training_data", "teacher", "scores", "notes"}}
-    if extra:
-        lines += ["", "## Other facts", "", "```json", json.dumps(extra, indent=2), "```"]
-    lines += ["", "Load it with `smallext.Extractor.load(DIR)` or `smallext extract --model DIR`.", ""]
-    return "\n".join(lines)
-
-
-def write_config(model_dir: str | Path, config: dict[str, Any]) -> None:
-    """Rewrite ``config.json`` and the model card of a packaged model (atomically)."""
-    model_dir = Path(model_dir)
-    with atomic_write(model_dir / "config.json") as f:
-        f.write(json.dumps(config, indent=2, ensure_ascii=False))
-    with atomic_write(model_dir / "README.md") as f:
-        f.write(model_card(config))

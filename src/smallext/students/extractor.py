@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,52 +10,62 @@ import numpy as np
 
 from smallext.doc import Document
 from smallext.errors import ConfigError
-from smallext.students.decode import WordProbs, allowed_transitions, predict_documents, predict_word_probs, softmax
+from smallext.students.decode import WordProbs, predict_documents, predict_word_probs, softmax
 from smallext.students.features import encode, windows
+from smallext.students.head import Head, student_heads
+from smallext.students.package import StudentConfig, read_config
 
 
 class Extractor:
-    """A packaged student (see :mod:`smallext.students.export`) ready to extract spans from text.
+    """A packaged student (see :mod:`smallext.students.export`) ready to extract from text.
 
-    Use :meth:`load`; then :meth:`extract` takes strings or Documents and returns Documents with spans
-    (character offsets, labels, and a score in [0, 1]: the mean probability of the span's tags) and, for a student
-    with relation types, relations between them (head/tail span indices, a score in [0, 1]: the relation
-    classifier's probability; see :mod:`smallext.students.relations`).
-    :meth:`extract_with_probs` returns each word's tag probabilities beside them (for label-error detection
-    and active learning).
+    Use :meth:`load`; then :meth:`extract` takes strings or Documents and returns Documents with what each of the
+    student's heads predicts (:mod:`smallext.students.head`): spans (character offsets, labels, and a score in
+    [0, 1]: the mean probability of the span's tags) and, for a student with relation types, relations between them
+    (head/tail span indices, a score in [0, 1]: the relation classifier's probability; see
+    :mod:`smallext.kinds.relations.head`). :meth:`extract_with_probs` returns each word's tag probabilities beside
+    them (for label-error detection and active learning).
+
+    Attributes:
+        student_config: the package's ``config.json``
+            (:class:`~smallext.students.package.StudentConfig`).
+        config: the same as a plain dict (its JSON form; for readers of earlier releases).
+        heads: the student's heads, the entity tagger first.
     """
 
-    def __init__(self, model_dir: Path, config: dict[str, Any], session, tokenizer, onnx_file: str,
-                 relation_session=None) -> None:
+    def __init__(self, model_dir: Path, config: StudentConfig, session, tokenizer, onnx_file: str,
+                 heads: Sequence[tuple[Head, Any]]) -> None:
         self.model_dir = model_dir
-        self.config = config
+        self.student_config = config
+        self.config: dict[str, Any] = config.dump()
         self.session = session
         self.tokenizer = tokenizer
         self.onnx_file = onnx_file
-        self.tags: list[str] = config["tags"]
-        self.entity_types: list[str] = config["entity_types"]
-        self.max_length: int = config["max_length"]
-        self.stride: int = config["stride"]
-        self.pad_id: int = config.get("pad_id", 0)
+        self._heads = list(heads)
+        self.heads: list[Head] = [h for h, _ in self._heads]
+        self.max_length: int = config.max_length
+        self.stride: int = config.stride
+        self.pad_id: int = config.pad_id
         self._inputs = {i.name for i in session.get_inputs()}
         self._outputs = {o.name for o in session.get_outputs()}
-        self._constraints = allowed_transitions(self.tags)
+        self._outputs_read = ("logits", "hidden") if any(h.reads_hidden for h in self.heads) else ("logits",)
         from smallext.students.base import special_ids
 
         self._cls, self._sep = special_ids(tokenizer)
         self.source = f"model:{model_dir.name}"
-        self.relation_session = relation_session
-        self.relation_spec = None
-        if config.get("relation_types"):
-            from smallext.students.relations import RelationSpec
 
-            self.relation_spec = RelationSpec.from_types(config["relation_types"], self.entity_types,
-                                                         config.get("relation_threshold", 0.5), self.max_length)
+    def head(self, kind: str) -> Head | None:
+        """The head of ``kind`` (``"relations"``), or None when the student has none."""
+        return next((h for h in self.heads if h.kind == kind), None)
 
     @property
-    def relation_types(self) -> list[str]:
-        """The relation type names this student predicts (empty for an entity-only student)."""
-        return list(self.relation_spec.labels) if self.relation_spec else []
+    def tags(self) -> list[str]:
+        """The entity tagger's IOB2 tags."""
+        return self.heads[0].tags
+
+    @property
+    def entity_types(self) -> list[str]:
+        return self.heads[0].entity_types
 
     @classmethod
     def load(cls, model_dir: str | Path, *, threads: int | None = None, onnx_file: str = "model.onnx") -> Extractor:
@@ -68,7 +77,8 @@ class Extractor:
             onnx_file: which ONNX file of the directory to run (``model.onnx`` is int8), or an absolute path.
 
         Raises:
-            ConfigError: the directory or one of its files is missing or unreadable.
+            ConfigError: the directory or one of its files is missing or unreadable, or its ``config.json`` is of
+                a format this release does not read (:func:`~smallext.students.package.read_config`).
         """
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -78,27 +88,24 @@ class Extractor:
         for p in (model_dir / "config.json", model_dir / "tokenizer.json", onnx_path):
             if not p.is_file():
                 raise ConfigError(f"not a smallext model directory: {p} is missing")
+        config = read_config(model_dir)
         try:
-            config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{model_dir / 'config.json'}: invalid JSON: {e}") from None
+            heads = student_heads(config)
+        except ConfigError as e:
+            raise ConfigError(f"{model_dir / 'config.json'}: {e}") from None
+        if not heads or heads[0].kind != "entities":
+            raise ConfigError(f"{model_dir / 'config.json'}: no entity tagger (tags, entity_types)")
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
-        relation_session = None
-        if config.get("relation_types"):
-            rel_path = model_dir / "relation.onnx"
-            if not rel_path.is_file():
-                raise ConfigError(f"not a smallext model directory: {rel_path} is missing (the config names "
-                                  "relation types)")
-            relation_session = ort.InferenceSession(str(rel_path), opts, providers=["CPUExecutionProvider"])
+        runtimes = [(h, h.load_runtime(model_dir, opts)) for h in heads]
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         tokenizer.no_padding()
         tokenizer.no_truncation()
-        return cls(model_dir, config, session, tokenizer, str(onnx_path), relation_session)
+        return cls(model_dir, config, session, tokenizer, str(onnx_path), runtimes)
 
     def _run(self, batch: dict[str, np.ndarray], *outputs: str) -> np.ndarray:
         """The model's ``outputs`` (default ``logits``) for a batch, side by side on the last axis, from one encoder
@@ -106,9 +113,6 @@ class Extractor:
         feed = {k: v for k, v in batch.items() if k in self._inputs}
         out = self.session.run(list(outputs or ("logits",)), feed)
         return out[0] if len(out) == 1 else np.concatenate(out, axis=-1)
-
-    def _run_relations(self, feats: dict[str, np.ndarray]) -> np.ndarray:
-        return self.relation_session.run(["probs"], feats)[0]
 
     @staticmethod
     def _documents(inputs: Iterable[str | Document] | str | Document) -> list[Document]:
@@ -202,12 +206,10 @@ class Extractor:
         docs = self._documents(inputs)
         if not docs:
             return ([], []) if with_probs else []
-        rel = (self.relation_spec, self._run_relations) if self.relation_spec is not None else None
-        outputs = ("logits", "hidden") if rel else ("logits",)
-        return predict_documents(docs, self.tokenizer, (self._cls, self._sep), lambda b: self._run(b, *outputs),
-                                 self.tags, max_length=self.max_length, stride=self.stride, batch_size=batch_size,
-                                 pad_id=self.pad_id, source=self.source, constraints=self._constraints,
-                                 with_probs=with_probs, relations=rel)
+        return predict_documents(docs, self.tokenizer, (self._cls, self._sep),
+                                 lambda b: self._run(b, *self._outputs_read), self._heads, n_logits=len(self.tags),
+                                 max_length=self.max_length, stride=self.stride, batch_size=batch_size,
+                                 pad_id=self.pad_id, source=self.source, with_probs=with_probs)
 
 
 FILE_CHUNK = 1024

@@ -196,12 +196,7 @@ def windows(
         while bounds[-1][1] < n:
             s = bounds[-1][0] + step
             bounds.append((s, min(s + size, n)))
-        piece_labels = piece_weights = None
-        if enc.word_labels is not None:
-            piece_labels = np.full(n, IGNORE, dtype=np.int64)
-            piece_labels[enc.first_piece] = enc.word_labels
-            piece_weights = np.zeros(n, dtype=np.float32)
-            piece_weights[enc.first_piece] = enc.word_weights
+        pieces = piece_labels(enc) if enc.word_labels is not None else None
         for k, (s, e) in enumerate(bounds):
             own_s = 0 if k == 0 else (s + bounds[k - 1][1]) // 2
             own_e = n if k == len(bounds) - 1 else (bounds[k + 1][0] + e) // 2
@@ -210,15 +205,33 @@ def windows(
                 np.concatenate([[cls_id], enc.ids[s:e], [sep_id]]).astype(np.int64),
                 np.concatenate([[0], enc.case_ids[s:e], [0]]).astype(np.int64),
             )
-            if piece_labels is not None:
-                # a piece is trained on only in the window that owns it
-                lab = piece_labels[s:e].copy()
-                lab[: max(0, own_s - s)] = IGNORE
-                lab[max(0, own_e - s) :] = IGNORE
-                w.labels = np.concatenate([[IGNORE], lab, [IGNORE]])
-                w.weights = np.concatenate([[0.0], piece_weights[s:e], [0.0]]).astype(np.float32)
+            if pieces is not None:
+                w.labels, w.weights = window_labels(pieces, w)
             out.append(w)
     return out
+
+
+def piece_labels(enc: EncodedText) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels, weights)`` (n_pieces,) of a labelled text (:func:`label_words`): each word's tag and weight on its
+    first piece, :data:`IGNORE` and 0 on the others."""
+    n = len(enc.ids)
+    labels = np.full(n, IGNORE, dtype=np.int64)
+    labels[enc.first_piece] = enc.word_labels
+    weights = np.zeros(n, dtype=np.float32)
+    weights[enc.first_piece] = enc.word_weights
+    return labels, weights
+
+
+def window_labels(pieces: tuple[np.ndarray, np.ndarray], w: Window) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels, weights)`` (len(w.ids),) of window ``w`` from its text's :func:`piece_labels`: a piece is trained
+    on only in the window that owns it; [CLS] and [SEP] are ignored."""
+    labels, weights = pieces
+    s, e = w.start, w.end
+    lab = labels[s:e].copy()
+    lab[: max(0, w.own_start - s)] = IGNORE
+    lab[max(0, w.own_end - s) :] = IGNORE
+    return (np.concatenate([[IGNORE], lab, [IGNORE]]),
+            np.concatenate([[0.0], weights[s:e], [0.0]]).astype(np.float32))
 
 
 def pad_batch(batch: Sequence[Window], pad_id: int = 0) -> dict[str, np.ndarray]:

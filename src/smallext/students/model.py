@@ -1,55 +1,19 @@
-"""The student network: a pretrained encoder, a learned casing embedding, a linear tag classifier and, for a schema
-with relation types, a relation classifier over pairs of entity spans (:class:`RelationHead`)."""
+"""The student network: a pretrained encoder, a learned casing embedding, the entity tagger's linear classifier, and
+the modules of its other heads (:mod:`smallext.students.head`: the relation classifier of a schema with relation
+types), set on it by :func:`build_model` under each head's :attr:`~smallext.students.head.Head.attribute`."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from smallext.students.features import CASING_CLASSES
-from smallext.students.relations import DISTANCE_BUCKETS
 
-RELATION_INPUTS = ["head", "tail", "context", "head_type", "tail_type", "distance"]
-"""The relation classifier's inputs (see :data:`smallext.students.relations.RelationRunner`)."""
-
-
-class RelationHead(nn.Module):
-    """SpERT-style relation classifier (Eberts & Ulges, 2020): ``[head; tail; context; type(head); type(tail);
-    distance]`` -> a hidden layer -> one logit per relation type.
-
-    Inputs: ``head``, ``tail``, ``context`` (P, H) float pooled encoder states; ``head_type``, ``tail_type``
-    (P,) entity type ids; ``distance`` (P,) distance classes. Output: logits (P, n_relation_types) (or, with
-    ``probs``, sigmoid probabilities).
-    """
-
-    def __init__(self, hidden: int, n_entity_types: int, n_relation_types: int, dropout: float = 0.1,
-                 type_dim: int = 32) -> None:
-        super().__init__()
-        self.types = nn.Embedding(n_entity_types, type_dim)
-        self.distance = nn.Embedding(DISTANCE_BUCKETS, type_dim)
-        self.ffn = nn.Sequential(nn.Linear(3 * hidden + 3 * type_dim, hidden), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(hidden, n_relation_types))
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, head, tail, context, head_type, tail_type, distance, probs: bool = False):
-        x = torch.cat([head, tail, context, self.types(head_type), self.types(tail_type), self.distance(distance)],
-                      dim=-1)
-        logits = self.ffn(self.dropout(x))
-        return torch.sigmoid(logits) if probs else logits
-
-
-class _Probs(nn.Module):
-    def __init__(self, head: RelationHead) -> None:
-        super().__init__()
-        self.head = head
-
-    def forward(self, head, tail, context, head_type, tail_type, distance):
-        return self.head(head, tail, context, head_type, tail_type, distance, probs=True)
-
-
-def relation_probs(head: RelationHead) -> nn.Module:
-    """A module returning the sigmoid probabilities of ``head`` (what the relation ONNX export traces)."""
-    return _Probs(head)
+if TYPE_CHECKING:
+    from smallext.students.head import Head
 
 
 class TokenClassifier(nn.Module):
@@ -59,8 +23,7 @@ class TokenClassifier(nn.Module):
     (see :data:`~smallext.students.features.CASING_CLASSES`). Output: logits (batch, seq, n_tags).
     """
 
-    def __init__(self, encoder: nn.Module, n_tags: int, use_casing: bool = True, dropout: float = 0.1,
-                 relations: tuple[int, int] | None = None) -> None:
+    def __init__(self, encoder: nn.Module, n_tags: int, use_casing: bool = True, dropout: float = 0.1) -> None:
         super().__init__()
         self.encoder = encoder
         hidden = encoder.config.hidden_size
@@ -70,7 +33,14 @@ class TokenClassifier(nn.Module):
             nn.init.normal_(self.casing.weight, std=0.02)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden, n_tags)
-        self.relations = RelationHead(hidden, *relations, dropout=dropout) if relations else None
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, case_ids: torch.Tensor) -> torch.Tensor:
+        """The encoder's last hidden states (batch, seq, hidden), with the casing embedding added to its input
+        embeddings: what every head reads."""
+        emb = self.encoder.get_input_embeddings()(input_ids)
+        if self.casing is not None:
+            emb = emb + self.casing(case_ids)
+        return self.encoder(inputs_embeds=emb, attention_mask=attention_mask).last_hidden_state
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, case_ids: torch.Tensor,
@@ -78,10 +48,7 @@ class TokenClassifier(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Logits (batch, seq, n_tags); with ``return_hidden`` also the classifier's input, the encoder's
         last hidden states (batch, seq, hidden), as ``(logits, hidden)``."""
-        emb = self.encoder.get_input_embeddings()(input_ids)
-        if self.casing is not None:
-            emb = emb + self.casing(case_ids)
-        hidden = self.encoder(inputs_embeds=emb, attention_mask=attention_mask).last_hidden_state
+        hidden = self.encode(input_ids, attention_mask, case_ids)
         logits = self.classifier(self.dropout(hidden))
         return (logits, hidden) if return_hidden else logits
 
@@ -104,11 +71,12 @@ def with_hidden(model: TokenClassifier) -> nn.Module:
 
 def build_model(
     base_dir: str, n_tags: int, use_casing: bool = True, dropout: float = 0.1, layers: int | None = None,
-    relations: tuple[int, int] | None = None,
+    heads: Sequence[Head] = (),
 ) -> TokenClassifier:
     """A fresh :class:`TokenClassifier` on the pretrained encoder at ``base_dir`` (or a Hugging Face id).
 
-    ``relations``: ``(n_entity_types, n_relation_types)`` adds a :class:`RelationHead`.
+    ``heads``: the student's heads; each one's :meth:`~smallext.students.head.Head.module` (when it has one) is set
+    on the model as its ``attribute``, in order (the entity tagger's classifier is the model's own).
 
     ``layers``: keep only the encoder's first N transformer layers (None: all). Dropping the top layers before
     fine-tuning is the simplest of the layer-dropping strategies of Sajjad et al., "On the effect of dropping
@@ -128,7 +96,12 @@ def build_model(
     )
     if layers is not None:
         truncate_layers(encoder, layers)
-    return TokenClassifier(encoder.float(), n_tags, use_casing, dropout, relations)
+    model = TokenClassifier(encoder.float(), n_tags, use_casing, dropout)
+    for head in heads:
+        module = head.module(model.encoder.config.hidden_size, dropout)
+        if module is not None:
+            model.add_module(head.attribute, module)
+    return model
 
 
 def truncate_layers(encoder: nn.Module, layers: int) -> None:
@@ -165,19 +138,6 @@ def torch_runner(model: TokenClassifier, with_hidden: bool = False):
                         return_hidden=with_hidden)
         if with_hidden:
             out = torch.cat(out, dim=-1)
-        return out.float().cpu().numpy()
-
-    return run
-
-
-def torch_relation_runner(model: TokenClassifier):
-    """A :data:`~smallext.students.relations.RelationRunner` over the model's relation head (no grad)."""
-    device = next(model.parameters()).device
-
-    def run(feats):
-        model.eval()
-        with torch.inference_mode():
-            out = model.relations(*(torch.from_numpy(feats[k]).to(device) for k in RELATION_INPUTS), probs=True)
         return out.float().cpu().numpy()
 
     return run

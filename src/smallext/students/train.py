@@ -4,11 +4,10 @@ AdamW (Loshchilov & Hutter, 2019) with linear warm-up and decay, gradient clippi
 after each epoch, and the best epoch by dev micro F1 kept. A span's ``score`` (when present) weights its
 words in the loss, so a teacher's confidence can soften uncertain labels. Deterministic given a seed.
 
-With relation types, the relation classifier (:class:`~smallext.students.model.RelationHead`) is trained jointly
-on the same encoder, as SpERT does (Eberts & Ulges, 2020): each step adds the binary cross-entropy of every
-candidate pair of gold entity spans in the batch's windows (all pairs with a relation, and at most
-``relation_negatives`` pairs without one per window, drawn anew each epoch), summed over relation types and
-averaged over pairs. The best epoch is then the one with the best sum of dev entity and strict relation micro F1.
+The student is one encoder with one head per kind of output (:mod:`smallext.students.head`): each step's loss is
+the sum of the heads' losses on the batch (the entity tagger's, and with relation types the relation classifier's,
+trained jointly on the same encoder as SpERT does: :mod:`smallext.kinds.relations.head`), and the best epoch is the
+one with the best sum of the heads' dev scores (entity micro F1, plus strict relation micro F1).
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from smallext.datasets import load_documents
 from smallext.doc import Document
@@ -32,61 +30,67 @@ from smallext.evaluate import evaluate, slim
 from smallext.io.atomic import atomic_directory
 from smallext.students.base import load_tokenizer, resolve_base_model, special_ids
 from smallext.students.decode import WordProbs, predict_documents
-from smallext.students.features import bio_labels, encode, label_words, pad_batch, windows
-from smallext.students.model import TokenClassifier, build_model, torch_relation_runner, torch_runner
+from smallext.students.features import encode, pad_batch, windows
+from smallext.students.head import Head, evaluate_options, head_class, student_heads
+from smallext.students.model import TokenClassifier, build_model, torch_runner
 from smallext.students.options import StudentOptions
-from smallext.students.relations import (
-    RelationSpec,
-    candidate_pairs,
-    context_range,
-    pair_classes,
-    span_pieces,
-    span_words,
-)
+from smallext.students.package import ModelCard, StudentConfig, TrainingFacts, TrainSummary
 
 __all__ = ["TrainResult", "predict", "train", "train_student"]
 
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns: the best model and what it needs to be packaged."""
+    """What :func:`train` returns: the best model and what it needs to be packaged.
+
+    Attributes:
+        heads: the student's heads (:mod:`smallext.students.head`), the entity tagger first.
+        history: one row per epoch (``epoch``, ``loss``, ``seconds`` and each head's dev score).
+        stats: training counts (``train_documents``, ``train_windows``, ``train_seconds`` and the heads' counts).
+    """
 
     model: TokenClassifier
     tokenizer: Any
-    tags: list[str]
-    entity_types: list[str]
+    heads: list[Head]
     config: StudentOptions
     base_dir: str
     best_epoch: int
     dev: dict[str, Any] | None
     history: list[dict[str, float]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
-    relation_types: list[dict[str, Any]] = field(default_factory=list)
+
+    def head(self, kind: str) -> Head | None:
+        """The head of ``kind`` (``"relations"``), or None when the student has none."""
+        return next((h for h in self.heads if h.kind == kind), None)
 
     @property
-    def relation_spec(self) -> RelationSpec | None:
-        """The relation rules of this student (None for an entity-only student)."""
-        if not self.relation_types:
-            return None
-        return RelationSpec.from_types(self.relation_types, self.entity_types, self.config.relation_threshold,
-                                       self.config.max_length)
+    def tags(self) -> list[str]:
+        """The entity tagger's IOB2 tags."""
+        return self.heads[0].tags
 
-    def card_facts(self) -> dict[str, Any]:
-        return {"config": self.config.model_dump(), "best_epoch": self.best_epoch, "history": self.history,
-                **self.stats}
+    @property
+    def entity_types(self) -> list[str]:
+        return self.heads[0].entity_types
+
+    def entries(self) -> dict[str, Any]:
+        """The heads' keys in ``config.json`` (and in ``checkpoint.json``)."""
+        return {k: v for h in self.heads for k, v in h.entries().model_dump().items()}
+
+    def card_facts(self) -> TrainingFacts:
+        return TrainingFacts.model_validate({"config": self.config.model_dump(), "best_epoch": self.best_epoch,
+                                             "history": self.history, **self.stats})
 
     def save(self, path: str | Path) -> Path:
         """Save this torch checkpoint as a directory: ``weights.pt`` (the state dict), ``tokenizer.json`` and
-        ``checkpoint.json`` (tags, entity types, options, base model, best epoch, dev scores, history).
-        Written to a temporary folder, then renamed. Returns ``path``."""
+        ``checkpoint.json`` (the heads' keys as in ``config.json``, options, base model, best epoch, dev scores,
+        history). Written to a temporary folder, then renamed. Returns ``path``."""
         path = Path(path)
         with atomic_directory(path) as tmp:
             torch.save(self.model.state_dict(), tmp / "weights.pt")
             self.tokenizer.save(str(tmp / "tokenizer.json"))
-            meta = {"format": "smallext-checkpoint/1", "tags": self.tags, "entity_types": self.entity_types,
-                    "config": self.config.model_dump(), "base_dir": self.base_dir, "best_epoch": self.best_epoch,
-                    "dev": slim(self.dev) if self.dev else None, "history": self.history, "stats": self.stats,
-                    "relation_types": self.relation_types}
+            meta = {"format": "smallext-checkpoint/1", **self.entries(), "config": self.config.model_dump(),
+                    "base_dir": self.base_dir, "best_epoch": self.best_epoch,
+                    "dev": slim(self.dev) if self.dev else None, "history": self.history, "stats": self.stats}
             (tmp / "checkpoint.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return path
 
@@ -104,12 +108,24 @@ class TrainResult:
             raise ConfigError(f"not a smallext checkpoint: {path / 'checkpoint.json'} is missing")
         meta = json.loads((path / "checkpoint.json").read_text(encoding="utf-8"))
         cfg = StudentOptions.model_validate(meta["config"])
-        rel = meta.get("relation_types") or []
-        model = build_model(meta["base_dir"], len(meta["tags"]), cfg.casing, cfg.dropout, cfg.layers,
-                            (len(meta["entity_types"]), len(rel)) if rel else None)
+        keys = {k: v for k, v in meta.items() if k not in ("format", "config", "dev", "history", "stats")}
+        training = {"config": meta["config"], "best_epoch": meta["best_epoch"]}
+        config = StudentConfig.model_validate({**keys, "max_length": cfg.max_length, "stride": cfg.stride,
+                                               "casing": cfg.casing, "base_model": cfg.base_model,
+                                               "training": training})
+        heads = student_heads(config)
+        model = build_model(meta["base_dir"], len(heads[0].tags), cfg.casing, cfg.dropout, cfg.layers, heads)
         model.load_state_dict(torch.load(path / "weights.pt", weights_only=True))
-        return cls(model.eval(), load_tokenizer(str(path)), meta["tags"], meta["entity_types"], cfg, meta["base_dir"],
-                   meta["best_epoch"], meta["dev"], meta["history"], meta["stats"], rel)
+        return cls(model.eval(), load_tokenizer(str(path)), heads, cfg, meta["base_dir"], meta["best_epoch"],
+                   meta["dev"], meta["history"], meta["stats"])
+
+
+@dataclass(frozen=True)
+class _Types:
+    """The types a student learns, in the shape of a :class:`~smallext.schema.Schema` (what the heads read)."""
+
+    labels: list[str]
+    relation_types: list[Any]
 
 
 def set_seed(seed: int) -> None:
@@ -129,106 +145,20 @@ def predict(
     batch_size: int = 64,
     source: str | None = None,
     with_probs: bool = False,
-    relations: RelationSpec | None = None,
+    heads: Sequence[Head] | None = None,
 ) -> list[Document] | tuple[list[Document], list[WordProbs]]:
     """Run a torch student over Documents; returns copies with predicted spans (same ids and texts), and with
     ``with_probs`` each document's word-level tag probabilities too (see
-    :func:`~smallext.students.decode.predict_documents`). ``relations``: the student's relation rules, to
-    predict relations with its relation head."""
+    :func:`~smallext.students.decode.predict_documents`). ``heads``: the student's heads (``TrainResult.heads``:
+    to predict relations with its relation classifier too); default the entity tagger of ``tags``."""
+    if heads is None:
+        heads = [head_class("entities")([t[2:] for t in tags if t.startswith("B-")], list(tags))]
     cls_id, sep_id = special_ids(tokenizer)
     pad_id = getattr(model.encoder.config, "pad_token_id", 0) or 0
-    rel = (relations, torch_relation_runner(model)) if relations is not None else None
-    return predict_documents(docs, tokenizer, (cls_id, sep_id), torch_runner(model, rel is not None), tags,
-                             max_length=max_length, stride=stride, batch_size=batch_size, pad_id=pad_id, source=source,
-                             with_probs=with_probs, relations=rel)
-
-
-@dataclass
-class _WindowPairs:
-    """The gold entity pairs of one training window: piece ranges in window coordinates ([CLS] is 0), classes
-    and (P, R) multi-hot relation labels; ``positive`` marks pairs with a relation."""
-
-    ranges: np.ndarray  # (P, 6) head, tail, context [start, end)
-    classes: dict[str, np.ndarray]
-    labels: np.ndarray
-    positive: np.ndarray
-
-
-def _window_pairs(wins, encoded, docs: Sequence[Document], spec: RelationSpec) -> list[_WindowPairs | None]:
-    """Candidate pairs of gold spans for each window: both arguments inside it, the head's first piece owned by
-    it (so a pair is trained once), with their gold relation labels (both directions for a symmetric type)."""
-    rindex = {r: k for k, r in enumerate(spec.labels)}
-    per_text = []
-    for d, enc in zip(docs, encoded, strict=True):
-        d = d.map_spans(lambda s: s if s.label in spec.entity_types else None)  # relations follow their spans
-        spans = d.spans
-        pieces = [span_pieces(enc, s) for s in spans]
-        gold: dict[tuple[int, int], set[int]] = {}
-        for r in d.relations:
-            if r.label in rindex:
-                gold.setdefault((r.head, r.tail), set()).add(rindex[r.label])
-                if spec.symmetric[rindex[r.label]]:
-                    gold.setdefault((r.tail, r.head), set()).add(rindex[r.label])
-        per_text.append((spans, pieces, [span_words(enc, s) for s in spans], gold))
-    out: list[_WindowPairs | None] = []
-    for w in wins:
-        spans, pieces, words, gold = per_text[w.text_index]
-        pairs = [(i, j) for i, j in candidate_pairs(spans, pieces, spec)
-                 if w.own_start <= pieces[i][0] < w.own_end
-                 and min(pieces[i][0], pieces[j][0]) >= w.start and max(pieces[i][1], pieces[j][1]) <= w.end]
-        if not pairs:
-            out.append(None)
-            continue
-        shift = 1 - w.start
-        ranges = np.array([[*pieces[i], *pieces[j], *context_range(pieces[i], pieces[j])] for i, j in pairs]) + shift
-        labels = np.zeros((len(pairs), len(spec.labels)), np.float32)
-        for k, p in enumerate(pairs):
-            labels[k, list(gold.get(p, ()))] = 1.0
-        out.append(_WindowPairs(ranges, pair_classes(spans, words, pairs, spec), labels, labels.any(axis=1)))
-    return out
-
-
-def _range_mask(ranges: torch.Tensor, t: int) -> torch.Tensor:
-    """(P, T) bool mask of ``[start, end)`` ranges (P, 2) over ``t`` positions."""
-    pos = torch.arange(t, device=ranges.device)[None]
-    return (pos >= ranges[:, :1]) & (pos < ranges[:, 1:2])
-
-
-def _relation_loss(model: TokenClassifier, hidden: torch.Tensor, batch_pairs, rng: np.random.Generator,
-                   negatives: int) -> torch.Tensor | None:
-    """Binary cross-entropy of the relation head over the batch's pairs (see the module docstring)."""
-    rows, ranges, classes, labels = [], [], {k: [] for k in ("head_type", "tail_type", "distance")}, []
-    for b, wp in enumerate(batch_pairs):
-        if wp is None:
-            continue
-        pos, neg = np.flatnonzero(wp.positive), np.flatnonzero(~wp.positive)
-        if len(neg) > negatives:
-            neg = rng.choice(neg, negatives, replace=False)
-        pick = np.sort(np.concatenate([pos, neg]))
-        if not len(pick):
-            continue
-        rows.append(np.full(len(pick), b))
-        ranges.append(wp.ranges[pick])
-        for k in classes:
-            classes[k].append(wp.classes[k][pick])
-        labels.append(wp.labels[pick])
-    if not rows:
-        return None
-    device = hidden.device
-    r = torch.from_numpy(np.concatenate(ranges)).to(device)
-    states = hidden[torch.from_numpy(np.concatenate(rows)).to(device)]  # (P, T, H)
-    t = states.shape[1]
-
-    def pool(rng_: torch.Tensor) -> torch.Tensor:
-        mask = _range_mask(rng_, t)[..., None]
-        pooled = states.masked_fill(~mask, float("-inf")).max(dim=1).values
-        return torch.where(mask.any(dim=1), pooled, torch.zeros_like(pooled))
-
-    feats = [pool(r[:, 0:2]), pool(r[:, 2:4]), pool(r[:, 4:6])]
-    feats += [torch.from_numpy(np.concatenate(classes[k])).to(device) for k in classes]
-    logits = model.relations(*feats)
-    target = torch.from_numpy(np.concatenate(labels)).to(device)
-    return nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1).mean()
+    run = torch_runner(model, any(h.reads_hidden for h in heads))
+    return predict_documents(docs, tokenizer, (cls_id, sep_id), run, [(h, h.torch_runtime(model)) for h in heads],
+                             n_logits=len(tags), max_length=max_length, stride=stride, batch_size=batch_size,
+                             pad_id=pad_id, source=source, with_probs=with_probs)
 
 
 def _batches(n_windows: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[list[int]]:
@@ -299,25 +229,15 @@ def train(
     device = device or "cpu"
     base_dir = resolve_base_model(cfg.base_model)
     tokenizer = load_tokenizer(base_dir)
-    tags = bio_labels(entity_types)
-    tag_index = {t: i for i, t in enumerate(tags)}
+    heads = student_heads(_Types(list(entity_types), list(relation_types or [])), cfg)
     cls_id, sep_id = special_ids(tokenizer)
 
     encoded = encode(tokenizer, [d.text for d in train_docs])
-    used = misaligned = 0
-    for enc, d in zip(encoded, train_docs, strict=True):
-        u, m = label_words(enc, d.spans, tag_index)
-        used, misaligned = used + u, misaligned + m
     wins = windows(encoded, cls_id, sep_id, cfg.max_length, cfg.stride)
     lengths = [len(w.ids) for w in wins]
-    rel_types = [{"name": r["name"], "head": list(r["head"]), "tail": list(r["tail"]),
-                  "symmetric": bool(r.get("symmetric"))} for r in (relation_types or [])]
-    spec = RelationSpec.from_types(rel_types, entity_types, cfg.relation_threshold, cfg.max_length) if (
-        rel_types) else None
-    win_pairs = _window_pairs(wins, encoded, train_docs, spec) if spec else None
+    targets = [h.targets(train_docs, encoded, wins) for h in heads]
 
-    model = build_model(base_dir, len(tags), cfg.casing, cfg.dropout, cfg.layers,
-                        (len(entity_types), len(rel_types)) if spec else None).to(device)
+    model = build_model(base_dir, len(heads[0].tags), cfg.casing, cfg.dropout, cfg.layers, heads).to(device)
     pad_id = getattr(model.encoder.config, "pad_token_id", 0) or 0
     opt = _optimizer(model, cfg)
     steps_per_epoch = math.ceil(len(wins) / cfg.batch_size)
@@ -326,10 +246,10 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / max(1, warm) if s < warm else max(0.0, (total - s) / max(1, total - warm))
     )
-    loss_fn = nn.CrossEntropyLoss(reduction="none", ignore_index=-100)
     rng = np.random.default_rng(cfg.seed)
     best_f1, best_state, best_epoch, best_dev = -1.0, None, 0, None
     history: list[dict[str, float]] = []
+    scoring = evaluate_options(heads)
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -346,15 +266,12 @@ def train(
             for b in _batches(lengths, cfg.batch_size, rng):
                 arrays = pad_batch([wins[k] for k in b], pad_id)
                 t = {k: torch.from_numpy(v).to(device) for k, v in arrays.items()}
-                logits, hidden = model(t["input_ids"], t["attention_mask"], t["case_ids"], return_hidden=True)
-                per_tok = loss_fn(logits.reshape(-1, logits.shape[-1]), t["labels"].reshape(-1))
-                w = t["weights"].reshape(-1)
-                n_lab = (t["labels"].reshape(-1) != -100).sum().clamp(min=1)
-                loss = (per_tok * w).sum() / n_lab
-                if win_pairs is not None:
-                    rel_loss = _relation_loss(model, hidden, [win_pairs[k] for k in b], rng, cfg.relation_negatives)
-                    if rel_loss is not None:
-                        loss = loss + rel_loss
+                hidden = model.encode(t["input_ids"], t["attention_mask"], t["case_ids"])
+                loss = None
+                for h, tg in zip(heads, targets, strict=True):
+                    part = h.loss(model, hidden, [tg[k] for k in b], rng) if tg is not None else None
+                    if part is not None:
+                        loss = part if loss is None else loss + part
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
@@ -364,17 +281,15 @@ def train(
                 bar.update(task, advance=1, loss=ema)
             row = {"epoch": epoch, "loss": float(ema or 0.0), "seconds": round(time.perf_counter() - t0, 1)}
             if dev_docs:
-                preds = predict(model, tokenizer, tags, dev_docs, max_length=cfg.max_length, stride=cfg.stride,
-                                relations=spec)
-                dev = evaluate(dev_docs, preds, n_boot=0, labels=entity_types,
-                               relation_labels=spec.labels if spec else None,
-                               symmetric=[r["name"] for r in rel_types if r["symmetric"]])
-                f1 = row["dev_f1"] = dev["micro"]["f1"]
-                shown = f"{f1:.4f}"
-                if spec:
-                    row["dev_relation_f1"] = dev["relations"]["strict"]["micro"]["f1"]
-                    f1 += row["dev_relation_f1"]
-                    shown += f" rel {row['dev_relation_f1']:.4f}"
+                preds = predict(model, tokenizer, heads[0].tags, dev_docs, max_length=cfg.max_length,
+                                stride=cfg.stride, heads=heads)
+                dev = evaluate(dev_docs, preds, n_boot=0, **scoring)
+                scores = [d for d in (h.dev_score(dev) for h in heads) if d is not None]
+                f1 = 0.0
+                for k, d in enumerate(scores):
+                    row[d.key] = d.value
+                    f1 = d.value if k == 0 else f1 + d.value
+                shown = " ".join(f"{d.short} {d.value:.4f}".strip() for d in scores)
                 bar.update(task, f1=f"{shown} (epoch {epoch})")
                 if f1 > best_f1:
                     best_f1, best_epoch, best_dev = f1, epoch, dev
@@ -385,18 +300,11 @@ def train(
     else:
         best_epoch = cfg.epochs
     model = model.to("cpu").eval()
-    stats = {
-        "train_documents": len(train_docs),
-        "train_windows": len(wins),
-        "train_spans": used,
-        "train_spans_off_word_boundaries": misaligned,
-        "train_seconds": round(time.perf_counter() - t0, 1),
-    }
-    if spec:
-        stats["train_relations"] = sum(len(d.relations) for d in train_docs)
-        stats["train_pairs_with_a_relation"] = int(sum(wp.positive.sum() for wp in win_pairs if wp is not None))
-    return TrainResult(model, tokenizer, tags, list(entity_types), cfg, base_dir, best_epoch, best_dev, history, stats,
-                       rel_types)
+    stats: dict[str, Any] = {"train_documents": len(train_docs), "train_windows": len(wins)}
+    for h, tg in zip(heads, targets, strict=True):
+        stats.update(h.facts(train_docs, tg))
+    stats["train_seconds"] = round(time.perf_counter() - t0, 1)
+    return TrainResult(model, tokenizer, heads, cfg, base_dir, best_epoch, best_dev, history, stats)
 
 
 def train_student(
@@ -408,10 +316,10 @@ def train_student(
     *,
     test_data=None,
     group_documents: bool = False,
-    card: dict[str, Any] | None = None,
+    card: ModelCard | dict[str, Any] | None = None,
     progress: bool = True,
     keep_fp32: str | None = None,
-) -> dict[str, Any]:
+) -> TrainSummary:
     """Train, export, quantize and package a student; evaluate the packaged (int8) model.
 
     Args:
@@ -421,17 +329,20 @@ def train_student(
         out_dir: the packaged model directory to write.
         config: :class:`~smallext.students.options.StudentOptions`.
         group_documents: train and evaluate on whole articles (``-DOCSTART-``) instead of sentences.
-        card: extra model-card facts (``training_data``, ``teacher``, ``notes``).
+        card: extra model-card facts (:class:`~smallext.students.package.ModelCard`: ``training_data``,
+            ``teacher``, ``notes``).
         keep_fp32: also keep the fp32 ONNX file at this path.
 
     Returns:
-        ``{"model_dir", "dev_torch", "dev_int8", "test_int8"}`` (evaluation results; ``None`` where absent).
+        :class:`~smallext.students.package.TrainSummary`: the model directory and the evaluation results
+        (``dev_torch``, ``dev_int8``, ``test_int8``; ``None`` where absent).
 
     Raises:
         ConfigError: invalid schema, or data labels the schema does not know.
     """
     from smallext.schema import load_schema
-    from smallext.students.export import package, write_config
+    from smallext.students.card import write_config
+    from smallext.students.export import package
     from smallext.students.extractor import Extractor
 
     schema = load_schema(schema)
@@ -440,21 +351,23 @@ def train_student(
         return [] if spec is None else schema.map_documents(load_documents(spec, group_documents=group_documents))
 
     train_docs, dev_docs, test_docs = docs(train_data), docs(dev_data) or None, docs(test_data) or None
-    card = dict(card or {})
-    card.setdefault("training_data", f"{train_data if isinstance(train_data, str) else 'documents'} "
-                    f"({len(train_docs)} documents)")
+    card = ModelCard.model_validate(card or {}) if not isinstance(card, ModelCard) else card.model_copy()
+    if card.training_data is None:
+        card.training_data = (f"{train_data if isinstance(train_data, str) else 'documents'} "
+                              f"({len(train_docs)} documents)")
     result = train(train_docs, dev_docs, schema.labels, config, progress=progress,
-                   relation_types=[r.model_dump() for r in schema.relation_types])
+                   relation_types=getattr(schema, "relation_types", None) or [])
     out = package(result, out_dir, schema=schema, card=card, keep_fp32=keep_fp32)
     ex = Extractor.load(out, threads=(config.threads if config else None))
-    summary: dict[str, Any] = {"model_dir": str(out), "dev_torch": result.dev, "dev_int8": None, "test_int8": None}
-    cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
-    scores = cfg["card"].setdefault("scores", {})
+    summary = TrainSummary(model_dir=str(out), dev_torch=result.dev)
+    cfg = ex.student_config.model_copy(deep=True)
+    scores = dict(cfg.card.scores)
     if dev_docs:
-        summary["dev_int8"] = evaluate(dev_docs, ex.extract(dev_docs), schema=schema)
-        scores["dev (int8 ONNX)"] = slim(summary["dev_int8"])
+        summary.dev_int8 = evaluate(dev_docs, ex.extract(dev_docs), schema=schema)
+        scores["dev (int8 ONNX)"] = slim(summary.dev_int8)
     if test_docs:
-        summary["test_int8"] = evaluate(test_docs, ex.extract(test_docs), schema=schema)
-        scores["test (int8 ONNX)"] = slim(summary["test_int8"])
+        summary.test_int8 = evaluate(test_docs, ex.extract(test_docs), schema=schema)
+        scores["test (int8 ONNX)"] = slim(summary.test_int8)
+    cfg.card.scores = scores
     write_config(out, cfg)
     return summary
