@@ -4,9 +4,10 @@ Endpoints:
 
 * ``POST /extract`` with ``{"texts": [...]}`` or ``{"documents": [{"id", "text"}]}`` returns
   ``{"model", "documents": [{"id", "text", "spans": [{"start", "end", "label", "text", "score"}],
-  "relations": [{"head", "tail", "label", "head_text", "tail_text", "score"}]}]}`` (``relations`` is empty for a
-  student without relation types; ``head``/``tail`` index ``spans``).
-* ``GET /health``; ``GET /metadata`` (schema, model-card fields, versions).
+  "relations": [{"head", "tail", "label", "head_text", "tail_text", "score"}]}]}``: one field per kind of output,
+  each kind's wire form (``kinds/<kind>/wire.py``; ``relations`` is empty for a student without relation types;
+  ``head``/``tail`` index ``spans``).
+* ``GET /health``; ``GET /metadata`` (each kind's types, schema, model-card fields, versions).
 
 Concurrent requests are micro-batched: texts wait at most ``batch_wait_ms`` for others, then go to
 onnxruntime together (at most ``max_batch`` texts per call). Limits give clear errors: a body over
@@ -34,10 +35,11 @@ from typing import Annotated, Any, Self
 from fastapi import Body, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from smallext.doc import Document
+from smallext.kinds import KINDS
 
 
 def request_models(max_texts: int, max_chars: int) -> tuple[type[BaseModel], type[BaseModel]]:
@@ -84,34 +86,24 @@ class ErrorOut(BaseModel):
     detail: str | list[Problem]
 
 
-class SpanOut(BaseModel):
-    start: int = Field(description="first character, 0-based")
-    end: int = Field(description="one past the last character")
-    label: str
-    text: str
-    score: float | None = Field(description="mean tag probability, 0-1")
+def wires() -> list:
+    """The wire form of each registered kind of output that has one (its ``wire`` part: the field, its OpenAPI
+    model, and how a Document's items become it), in registration order."""
+    return [k.load("wire") for k in KINDS.values() if k.has("wire")]
 
 
-class RelationOut(BaseModel):
-    head: int = Field(description="index of the head (first argument) in the document's spans")
-    tail: int = Field(description="index of the tail (second argument) in the document's spans")
-    label: str
-    head_text: str
-    tail_text: str
-    score: float | None = Field(description="the relation classifier's probability, 0-1")
+def response_models() -> tuple[type[BaseModel], type[BaseModel]]:
+    """``(DocOut, ExtractResponse)``: a document's answer has an id, its text and one field per kind of output
+    (:func:`wires`; a kind the model does not predict answers an empty list)."""
+    fields: dict[str, Any] = {"id": (str, ...), "text": (str, ...)}
+    for w in wires():
+        fields[w.field] = (list[w.model], Field(default_factory=list, description=w.description))
+    doc_out = create_model("DocOut", **fields)
+    return doc_out, create_model("ExtractResponse", model=(str, ...), documents=(list[doc_out], ...))
 
 
-class DocOut(BaseModel):
-    id: str
-    text: str
-    spans: list[SpanOut]
-    relations: list[RelationOut] = Field(default_factory=list,
-                                         description="relations between the spans (students with relation types)")
-
-
-class ExtractResponse(BaseModel):
-    model: str
-    documents: list[DocOut]
+DocOut, ExtractResponse = response_models()
+"""The answer models for the kinds registered at import (a server made later uses those registered then)."""
 
 
 class MicroBatcher:
@@ -193,11 +185,14 @@ def create_app(
         await batcher.stop()
 
     app = FastAPI(title="smallext", version=_version(), lifespan=lifespan,
-                  description="Entity extraction with a smallext student model.")
+                  description="Extraction with a smallext student model: "
+                              f"{', '.join(h.kind for h in extractor.heads)} of the text.")
     app.state.batcher = batcher
     app.state.limits = {"max_texts": max_texts, "max_chars": max_chars, "max_body_bytes": max_body_bytes}
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     _, ExtractRequest = request_models(max_texts, max_chars)
+    DocOut, ExtractResponse = response_models()
+    kinds = wires()
     errors = {400: {"model": ErrorOut, "description": "The body is not valid UTF-8."},
               413: {"model": ErrorOut, "description": f"The body is over {max_body_bytes} bytes."},
               422: {"model": ErrorOut, "description": "Malformed JSON, a field of the wrong kind, not exactly one "
@@ -221,8 +216,8 @@ def create_app(
         import tokenizers
 
         return {
-            "model": name, "entity_types": cfg["entity_types"],
-            "relation_types": [r["name"] for r in cfg.get("relation_types") or []], "schema": cfg.get("schema"),
+            "model": name, **{k: v for w in kinds for k, v in w.metadata(extractor).items()},
+            "schema": cfg.get("schema"),
             "card": cfg.get("card"), "base_model": cfg.get("base_model"), "created": cfg.get("created"),
             "limits": app.state.limits,
             "versions": {"smallext": _version(), "onnxruntime": onnxruntime.__version__,
@@ -246,14 +241,7 @@ def create_app(
                                          "texts must be Unicode text") from None
         out = await batcher.submit(docs)
         return ExtractResponse(model=name, documents=[
-            DocOut(id=d.id, text=d.text, spans=[SpanOut(start=s.start, end=s.end, label=s.label,
-                                                        text=d.span_text(s), score=s.score) for s in d.spans],
-                   relations=[RelationOut(head=r.head, tail=r.tail, label=r.label,
-                                          head_text=d.span_text(d.spans[r.head]),
-                                          tail_text=d.span_text(d.spans[r.tail]), score=r.score)
-                              for r in d.relations])
-            for d in out
-        ])
+            DocOut(id=d.id, text=d.text, **{w.field: w.items(d) for w in kinds}) for d in out])
 
     return app
 
@@ -330,4 +318,5 @@ def serve(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, **op
     uvicorn.run(create_app(model_dir, **options), host=host, port=port, log_level="info")
 
 
-__all__ = ["BodyLimit", "create_app", "request_models", "serve"]
+__all__ = ["BodyLimit", "DocOut", "ExtractResponse", "create_app", "request_models", "response_models", "serve",
+           "wires"]

@@ -16,7 +16,9 @@ KIND = Kind(
         "task": "smallext.kinds.entities.task:EntityTask",
         "scorer": "smallext.kinds.entities.scorer:score",
         "primary": "smallext.kinds.entities.scorer:primary",
+        "wire": "smallext.kinds.entities.wire:WIRE",
         "vote": "smallext.kinds.entities.vote:SpanVote",
+        "labelstudio": "smallext.kinds.entities.labelstudio:LABELSTUDIO",
     },
     describe="typed spans of the text (strict-match span P/R/F1)",
 )

@@ -21,7 +21,9 @@ KIND = Kind(
         "task": "smallext.kinds.relations.task:RelationTask",
         "scorer": "smallext.kinds.relations.scorer:score",
         "primary": "smallext.kinds.relations.scorer:primary",
+        "wire": "smallext.kinds.relations.wire:WIRE",
         "vote": "smallext.kinds.relations.vote:RelationVote",
+        "labelstudio": "smallext.kinds.relations.labelstudio:LABELSTUDIO",
     },
     describe="directed, typed links between two entities (strict and boundaries relation P/R/F1)",
 )
