@@ -15,8 +15,9 @@ types. A :class:`Head` says, for its kind:
   model) and how it decodes its outputs into the Document's field (:meth:`Head.decode`).
 
 The trainer, the exporter and the :class:`~smallext.students.extractor.Extractor` loop over
-:func:`student_heads`, which imports each head by name (``smallext.kinds.<kind>.head``, attribute ``HEAD``) from
-:data:`STUDENT_HEADS`: no module of :mod:`smallext.students` imports a kind, so the kinds may import the student.
+:func:`student_heads`, which finds each head through the kinds registry (a kind's ``head`` part,
+``smallext.kinds.<kind>.head:HEAD``, imported on first use): no module of :mod:`smallext.students` imports a kind's
+package, so the kinds may import the student.
 Importing this module never imports torch.
 """
 
@@ -25,7 +26,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -40,12 +40,15 @@ if TYPE_CHECKING:
     from smallext.students.features import EncodedText, Window
     from smallext.students.options import StudentOptions
 
-__all__ = ["STUDENT_HEADS", "DevScore", "Decoding", "Head", "head_class", "student_heads"]
+__all__ = ["DevScore", "Decoding", "Head", "head_class", "student_heads", "student_kinds"]
 
-STUDENT_HEADS: tuple[str, ...] = ("entities", "relations")
-"""The kinds of output with a student head, in the order the heads run (a head after those it reads: relations
-decode between the entity tagger's spans). A new kind with a head is one more name here, and its package's
-``head`` module defining ``HEAD``."""
+def student_kinds() -> list[str]:
+    """The kinds of output with a student head (a ``head`` part, :mod:`smallext.kinds`), in the order the heads
+    run: registration order, so a head runs after those of the kinds it requires (relations decode between the
+    entity tagger's spans)."""
+    from smallext.kinds import KINDS
+
+    return [k.name for k in KINDS.values() if k.has("head")]
 
 
 @dataclass(frozen=True)
@@ -197,12 +200,18 @@ class Head(ABC):
 
 
 def head_class(kind: str) -> type[Head]:
-    """The head of ``kind``: ``HEAD`` of the module ``smallext.kinds.<kind>.head``, imported by name."""
-    return import_module(f"smallext.kinds.{kind}.head").HEAD
+    """The head of ``kind``: its ``head`` part (``smallext.kinds.<kind>.head:HEAD``), imported on first use.
+
+    Raises:
+        KeyError: no registered kind of that name has a head.
+    """
+    from smallext.kinds import KINDS
+
+    return KINDS[kind].load("head")
 
 
 def student_heads(source: Any, options: StudentOptions | None = None) -> list[Head]:
-    """The heads of a student, in :data:`STUDENT_HEADS` order.
+    """The heads of a student, in :func:`student_kinds` order.
 
     Args:
         source: a packaged student's :class:`~smallext.students.package.StudentConfig`, or the schema to train a
@@ -214,7 +223,7 @@ def student_heads(source: Any, options: StudentOptions | None = None) -> list[He
     """
     heads: list[Head] = []
     if isinstance(source, StudentConfig):
-        for kind in STUDENT_HEADS:
+        for kind in student_kinds():
             h = head_class(kind).from_config(source)
             if h is not None:
                 heads.append(h)
@@ -223,7 +232,7 @@ def student_heads(source: Any, options: StudentOptions | None = None) -> list[He
         from smallext.students.options import StudentOptions
 
         options = StudentOptions()
-    for kind in STUDENT_HEADS:
+    for kind in student_kinds():
         h = head_class(kind).from_schema(source, options)
         if h is not None:
             heads.append(h)

@@ -17,6 +17,7 @@ KIND = Kind(
         "scorer": "smallext.kinds.entities.scorer:score",
         "primary": "smallext.kinds.entities.scorer:primary",
         "wire": "smallext.kinds.entities.wire:WIRE",
+        "head": "smallext.kinds.entities.head:HEAD",
         "vote": "smallext.kinds.entities.vote:SpanVote",
         "labelstudio": "smallext.kinds.entities.labelstudio:LABELSTUDIO",
     },

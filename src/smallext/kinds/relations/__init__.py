@@ -22,6 +22,7 @@ KIND = Kind(
         "scorer": "smallext.kinds.relations.scorer:score",
         "primary": "smallext.kinds.relations.scorer:primary",
         "wire": "smallext.kinds.relations.wire:WIRE",
+        "head": "smallext.kinds.relations.head:HEAD",
         "vote": "smallext.kinds.relations.vote:RelationVote",
         "labelstudio": "smallext.kinds.relations.labelstudio:LABELSTUDIO",
     },
