@@ -44,11 +44,8 @@ class GroundingStats:
         overlap_dropped: spans that lost to an overlapping, longer or earlier, span.
         crossing: spans that cross the boundary between two documents of one call (they belong to none).
         spans: spans kept.
-        relations: relations the model returned (relation tasks).
-        relations_ungrounded: relations dropped because an argument is not one of the reply's grounded entities.
-        relations_unknown_type: relations dropped because their type is not a relation type of the schema.
-        relations_type_error: relations dropped because their arguments' entity types break the schema.
-        relations_kept: relations kept (before a relation between two documents of one call is dropped).
+        more: the other kinds' counters by name (the relation task's ``relations``, ``relations_ungrounded``, ...:
+            see :mod:`smallext.kinds.relations.task`), added with :meth:`count` and read as attributes.
     """
 
     entities: int = 0
@@ -60,19 +57,29 @@ class GroundingStats:
     overlap_dropped: int = 0
     crossing: int = 0
     spans: int = 0
-    relations: int = 0
-    relations_ungrounded: int = 0
-    relations_unknown_type: int = 0
-    relations_type_error: int = 0
-    relations_kept: int = 0
+    more: dict[str, int] = field(default_factory=dict)
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` (0 declares the counter) to another kind's counter ``name``."""
+        self.more[name] = self.more.get(name, 0) + n
+
+    def __getattr__(self, name: str) -> int:
+        more = self.__dict__.get("more", {})
+        if name in more:
+            return more[name]
+        raise AttributeError(f"'GroundingStats' object has no attribute {name!r}")
 
     def __iadd__(self, other: GroundingStats) -> GroundingStats:
         for k in self.__dataclass_fields__:
-            setattr(self, k, getattr(self, k) + getattr(other, k))
+            if k != "more":
+                setattr(self, k, getattr(self, k) + getattr(other, k))
+        for k, v in other.more.items():
+            self.count(k, v)
         return self
 
     def as_dict(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        """The counters by name: the entity counters, then the other kinds' (in the order they were declared)."""
+        return {**{k: getattr(self, k) for k in self.__dataclass_fields__ if k != "more"}, **self.more}
 
 
 @dataclass

@@ -33,6 +33,12 @@ from smallext.teachers.tasks.base import Grounded, ParsedReply, read_json_object
 
 __all__ = ["RelationTask", "parse_relation_reply", "relation_reply_for"]
 
+COUNTERS = ("relations", "relations_ungrounded", "relations_unknown_type", "relations_type_error", "relations_kept")
+"""The relation task's grounding counters (:class:`~smallext.teachers.grounding.GroundingStats`): relations returned;
+dropped because an argument is not one of the reply's grounded entities, because their type is not a relation type
+of the schema, because their arguments' entity types break the schema; and kept (before a relation between two
+documents of one call is dropped)."""
+
 INSTRUCTIONS = (
     _RULES + "- List entities in the order they appear; list a name again each time it appears.\n"
     "- Use only the entity types listed; ignore mentions that fit none of them.\n"
@@ -153,27 +159,29 @@ class RelationTask(EntityTask):
         def find(arg: str) -> list[int]:
             return exact.get(arg.strip()) or loose.get(_norm(arg)) or []
 
+        for name in COUNTERS:  # declared, so that every call's statistics list them
+            g.stats.count(name, 0)
         rels: dict[tuple[int, int, str], Relation] = {}
         for r in parsed.items.get("relations", []):
-            g.stats.relations += 1
+            g.stats.count("relations")
             label = resolve_relation(self.schema, r["type"])
             if label is None:
-                g.stats.relations_unknown_type += 1
+                g.stats.count("relations_unknown_type")
                 continue
             heads, tails = find(r["head"]), find(r["tail"])
             pairs = [(h, t) for h in heads for t in tails if h != t]
             if not pairs:
-                g.stats.relations_ungrounded += 1
+                g.stats.count("relations_ungrounded")
                 continue
             rt = relation_type(self.schema, label)
             pairs = [(h, t) for h, t in pairs if rt.allows(g.spans[h].label, g.spans[t].label)]
             if not pairs:
-                g.stats.relations_type_error += 1
+                g.stats.count("relations_type_error")
                 continue
             h, t = min(pairs, key=lambda p: abs(g.spans[p[0]].start - g.spans[p[1]].start))
             rels.setdefault((h, t, label), Relation(h, t, label, None, source))
         g.layers["relations"] = list(rels.values())
-        g.stats.relations_kept += len(rels)
+        g.stats.count("relations_kept", len(rels))
         return g
 
     def describe(self) -> dict[str, Any]:

@@ -122,7 +122,7 @@ class Task(ABC):
             ValueError: ``grounded`` has items of a layer that does not hang on spans (such a task splits them
                 itself, by overriding this method).
         """
-        stats = replace(grounded.stats)
+        stats = replace(grounded.stats, more=dict(grounded.stats.more))
         out: list[Document] = []
         owned = 0
         pos = 0
