@@ -1,15 +1,20 @@
 """Student options: the one model that ``smallext train``'s flags, the distill config's ``student`` section and
-:func:`smallext.students.train.train` all take (torch-free, so a config can be checked without torch)."""
+:func:`smallext.students.train.train` all take (torch-free, so a config can be checked without torch).
+
+The options of the encoder and of training are declared here; a kind of output whose head has options of its own
+declares them in its package (its ``student_options`` part, :mod:`smallext.kinds`: the relations kind's
+``relation_threshold`` and ``relation_negatives``), and :class:`StudentOptions` has them all as fields.
+"""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["StudentOptions"]
+__all__ = ["EncoderOptions", "StudentOptions"]
 
 
-class StudentOptions(BaseModel):
-    """How a student is built and trained.
+class EncoderOptions(BaseModel):
+    """How a student's encoder is built and trained (the part of :class:`StudentOptions` every student has).
 
     AdamW (Loshchilov & Hutter, 2019) with linear warm-up and decay; see :mod:`smallext.students.train`.
     """
@@ -32,7 +37,19 @@ class StudentOptions(BaseModel):
     layers: int | None = Field(None, ge=1, description="keep only the base encoder's first N layers (default all): "
                                                        "faster, smaller")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch and onnxruntime")
-    relation_threshold: float = Field(0.5, gt=0, lt=1, description="relation students: probability at or above "
-                                                                   "which a relation is predicted")
-    relation_negatives: int = Field(100, ge=0, description="relation students: at most this many entity pairs "
-                                                           "without a relation per window and epoch")
+
+
+def _student_options() -> type[BaseModel]:
+    from smallext.kinds import KINDS
+
+    heads = tuple(k.load("student_options") for k in KINDS.values() if k.has("student_options"))
+    # the kinds' models first in the bases, so that their fields come after the encoder's (pydantic orders fields
+    # from the last base to the first): the same order, dump and flags as when they were written here
+    cls = type("StudentOptions", (*heads, EncoderOptions), {"__module__": __name__, "__doc__": (
+        "How a student is built and trained: the encoder's options (:class:`EncoderOptions`) and those of the kinds' "
+        "heads (their ``student_options`` parts).\n\n"
+        "AdamW (Loshchilov & Hutter, 2019) with linear warm-up and decay; see :mod:`smallext.students.train`.")})
+    return cls
+
+
+StudentOptions = _student_options()

@@ -23,6 +23,7 @@ KIND = Kind(
         "primary": "smallext.kinds.relations.scorer:primary",
         "wire": "smallext.kinds.relations.wire:WIRE",
         "head": "smallext.kinds.relations.head:HEAD",
+        "student_options": "smallext.kinds.relations.options:RelationStudentOptions",
         "vote": "smallext.kinds.relations.vote:RelationVote",
         "labelstudio": "smallext.kinds.relations.labelstudio:LABELSTUDIO",
     },
