@@ -237,11 +237,11 @@ def train_cmd(
 
     summary = train_student(schema, train, dev, out, student_options(options), test_data=test,
                             group_documents=group_documents)
+    from smallext.evaluate import summary as score_line
+
     for key in ("dev_torch", "dev_int8", "test_int8"):
         if summary[key] is not None:
-            rel = summary[key].get("relations")
-            extra = f", relation strict micro F1 {rel['strict']['micro']['f1']:.4f}" if rel else ""
-            console.print(f"{key}: micro F1 {summary[key]['micro']['f1']:.4f}{extra}")
+            console.print(f"{key}: {score_line(summary[key])}")
     console.print(f"model written to {summary['model_dir']}")
 
 

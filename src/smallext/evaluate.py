@@ -49,7 +49,7 @@ from smallext.doc import Document
 from smallext.errors import SmallextError
 from smallext.kinds import KINDS
 
-__all__ = ["Scoring", "align", "counted_scores", "evaluate", "evaluate_relations", "prf",
+__all__ = ["Scoring", "align", "counted_scores", "evaluate", "evaluate_relations", "prf", "sections", "summary",
            "render_relation_table", "render_table", "selection_score", "slim"]
 
 
@@ -255,6 +255,24 @@ def evaluate(
     selected = entities if first == "entities" else sections[first]
     return {**entities, "documents": len(pairs), "entities": entities, **sections,
             "selection": {"kind": first, "score": KINDS[first].load("primary")(selected)}}
+
+
+def sections(result: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]:
+    """``[(kind, its section), ...]`` of an :func:`evaluate` result, in registration order (results written before
+    sections existed: their top level is the entities section)."""
+    out = []
+    for name, kind in KINDS.items():
+        section = result.get(name)
+        if section is None and name == "entities" and "micro" in result:
+            section = result
+        if section is not None:
+            out.append((kind, section))
+    return out
+
+
+def summary(result: dict[str, Any]) -> str:
+    """One line for a terminal: each kind's headline score (``micro F1 0.8123, relation strict micro F1 0.5123``)."""
+    return ", ".join(kind.load("summary")(s) for kind, s in sections(result) if kind.has("summary"))
 
 
 def selection_score(result: dict[str, Any]) -> float:

@@ -34,16 +34,11 @@ def package_size_mb(model_dir: str | Path) -> float:
 
 
 def _score_line(name: str, res: dict[str, Any]) -> str:
-    rel = res.get("relations")
-    m = res["micro"]
-    ci = m.get("ci95") or [0, 0]
-    ci_s = f" (95% CI {ci[0]:.4f}-{ci[1]:.4f})" if ci != [0.0, 0.0] else ""
-    line = f"| {name} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f}{ci_s} | {res.get('documents', '')} |"
-    if rel:
-        r, b = rel["strict"]["micro"], rel["boundaries"]["micro"]
-        line += f"\n| {name}, relations strict | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f} " \
-                f"(boundaries {b['f1']:.4f}) | {res.get('documents', '')} |"
-    return line
+    """A result's rows in the card's score table: each kind's (its scorer's ``card_rows``)."""
+    from smallext.evaluate import sections
+
+    return "\n".join(row for kind, section in sections(res) if kind.has("card_rows")
+                     for row in kind.load("card_rows")(name, section, res.get("documents", "")))
 
 
 def model_card(config: StudentConfig, size_mb: float | None = None) -> str:

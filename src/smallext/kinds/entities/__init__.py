@@ -16,6 +16,8 @@ KIND = Kind(
         "task": "smallext.kinds.entities.task:EntityTask",
         "scorer": "smallext.kinds.entities.scorer:score",
         "primary": "smallext.kinds.entities.scorer:primary",
+        "summary": "smallext.kinds.entities.scorer:summary",
+        "card_rows": "smallext.kinds.entities.scorer:card_rows",
         "wire": "smallext.kinds.entities.wire:WIRE",
         "head": "smallext.kinds.entities.head:HEAD",
         "vote": "smallext.kinds.entities.vote:SpanVote",

@@ -41,3 +41,16 @@ def score(pairs: Sequence[tuple[Document, Document]], ctx: Scoring) -> dict[str,
 def primary(section: dict[str, Any]) -> float:
     """The one number of the section: micro F1 (strict)."""
     return section["micro"]["f1"]
+
+
+def summary(section: dict[str, Any]) -> str:
+    """One line of the section for a terminal: ``micro F1 0.8123``."""
+    return f"micro F1 {section['micro']['f1']:.4f}"
+
+
+def card_rows(name: str, section: dict[str, Any], documents: Any) -> list[str]:
+    """The section's rows in a model card's score table (columns: scores, P, R, F1 with its 95% CI, documents)."""
+    m = section["micro"]
+    ci = m.get("ci95") or [0, 0]
+    ci_s = f" (95% CI {ci[0]:.4f}-{ci[1]:.4f})" if ci != [0.0, 0.0] else ""
+    return [f"| {name} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f}{ci_s} | {documents} |"]

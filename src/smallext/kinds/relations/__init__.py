@@ -21,6 +21,8 @@ KIND = Kind(
         "task": "smallext.kinds.relations.task:RelationTask",
         "scorer": "smallext.kinds.relations.scorer:score",
         "primary": "smallext.kinds.relations.scorer:primary",
+        "summary": "smallext.kinds.relations.scorer:summary",
+        "card_rows": "smallext.kinds.relations.scorer:card_rows",
         "wire": "smallext.kinds.relations.wire:WIRE",
         "head": "smallext.kinds.relations.head:HEAD",
         "student_options": "smallext.kinds.relations.options:RelationStudentOptions",

@@ -78,3 +78,15 @@ def score(pairs: Sequence[tuple[Document, Document]], ctx: Scoring) -> dict[str,
 def primary(section: dict[str, Any]) -> float:
     """The one number of the section: strict micro F1."""
     return section["strict"]["micro"]["f1"]
+
+
+def summary(section: dict[str, Any]) -> str:
+    """One line of the section for a terminal: ``relation strict micro F1 0.5123``."""
+    return f"relation strict micro F1 {section['strict']['micro']['f1']:.4f}"
+
+
+def card_rows(name: str, section: dict[str, Any], documents: Any) -> list[str]:
+    """The section's rows in a model card's score table: strict scores, with the boundaries F1 beside them."""
+    r, b = section["strict"]["micro"], section["boundaries"]["micro"]
+    return [f"| {name}, relations strict | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f} "
+            f"(boundaries {b['f1']:.4f}) | {documents} |"]
