@@ -136,3 +136,73 @@ def test_a_new_kind_is_one_package_and_one_registration(tmp_path):
     assert res["selection"]["kind"] == "topics"
     assert (res["micro"]["tp"], res["micro"]["fp"], res["micro"]["fn"]) == (2, 1, 2)
     assert abs(res["selection"]["score"] - 4 / 7) < 1e-9
+
+
+def test_label_studio_and_docbin_take_each_kind_from_the_registry(tmp_path):
+    """Label Studio's config, tasks and export, and spaCy DocBin, loop over the registered kinds: with relations
+    taken out, entity-only documents still travel (they passed ``relations=`` by name); a kind registered from
+    outside smallext with a ``labelstudio`` part gets its control into the config, its results into the tasks and
+    its layer back from an export, and its layer through a DocBin in its JSON form."""
+    res = _run(f"""
+        import json, sys
+        from smallext import kinds
+        kinds.unregister("relations")
+        from pydantic import BaseModel, ConfigDict
+        from smallext.doc import Document, Span
+        from smallext.io.docbin import read_docbin, write_docbin
+        from smallext.io.labelstudio import labeling_config, read_export, to_task
+        from smallext.kinds.base import Kind
+        from smallext.schema import Schema, Section, load_schema
+
+        class TopicType(BaseModel):
+            model_config = ConfigDict(extra="forbid", frozen=True)
+            name: str
+            definition: str
+
+        class TopicLayer:
+            field, on_spans = "topics", False
+            def from_json(self, value):
+                return [str(v) for v in value]
+            def to_json(self, items):
+                return list(items)
+            def check(self, doc, items):
+                pass
+            def follow(self, items, new_index):
+                return list(items)
+
+        class TopicLabelStudio:
+            types = ("choices",)
+            def config_tags(self, schema):
+                return ['<Choices name="topic" toName="text" choice="multiple">'
+                        + "".join(f'<Choice value="{{t.name}}"/>' for t in schema.topic_types) + "</Choices>"]
+            def results(self, doc):
+                return [{{"from_name": "topic", "to_name": "text", "type": "choices",
+                         "value": {{"choices": list(doc.topics)}}}}] if doc.topics else []
+            def read(self, items, reading):
+                reading.layers["topics"] = [c for x in items for c in x["value"]["choices"]]
+
+        sys.modules["toy_topics"] = sys.modules["__main__"]
+        kinds.register(Kind("topics", Section("topic_types", TopicType), TopicLayer(),
+                            parts={{"labelstudio": "toy_topics:LABELSTUDIO"}}))
+        LABELSTUDIO = TopicLabelStudio()
+
+        ai = load_schema({str(REPO / "schemas" / "crossner-ai.yaml")!r})
+        schema = Schema.model_validate({{**ai.model_dump(), "topic_types": [{{"name": "sport", "definition": "s"}}]}})
+        config = labeling_config(schema)
+        doc = Document("d", "Hinton works at Google .", [Span(0, 6, "researcher", 0.5)], topics=["sport"])
+        task = to_task(doc)
+        task["id"] = 1
+        task["annotations"] = [{{"id": 1, "result": task["predictions"][0]["result"], "completed_by": 2}}]
+        (tmp := __import__("pathlib").Path("export.json")).write_text(json.dumps([task]))
+        (back,) = read_export(tmp, schema=schema).documents
+        write_docbin([doc], "d.spacy")
+        (binned,) = read_docbin("d.spacy")
+        print(json.dumps({{"config": config, "types": [r["type"] for r in task["predictions"][0]["result"]],
+                          "spans": [s.key for s in back.spans], "topics": back.topics,
+                          "docbin": binned == doc}}))
+    """, tmp_path)
+    assert '<Choices name="topic" toName="text" choice="multiple">' in res["config"]
+    assert '<Choice value="sport" />' in res["config"] and "<Relations" not in res["config"]
+    assert res["config"].index("<Labels") < res["config"].index("<Choices") < res["config"].index("<Text")
+    assert res["types"] == ["labels", "choices"]
+    assert res["spans"] == [[0, 6, "researcher"]] and res["topics"] == ["sport"] and res["docbin"]

@@ -2,10 +2,12 @@
 spaCy itself, so spaCy and Prodigy users can bring their data in and take it out.
 
 Entities travel as ``doc.ents`` (character offsets ``start_char``/``end_char`` and ``label_``); the document
-id, meta, relations (indices into the entities, which keep their order) and each span's score, source and
-alignment travel in ``doc.user_data`` (``{"id", "meta", "relations", "spans": [[start, end, label, score,
-source, alignment]]}``; a DocBin written elsewhere has none, and its documents get ids ``"0"``, ``"1"``... and
-spans with source ``spacy``). Format reference: https://spacy.io/api/docbin.
+id, meta, each span's score, source and alignment, and every other kind's layer in its JSON Lines form (under
+its field name: ``"relations"``, indices into the entities, which keep their order) travel in ``doc.user_data``
+(``{"id", "meta", "spans": [[start, end, label, score, source, alignment]], "relations": [...], ...}``; a
+layer without items is left out; a DocBin written elsewhere has none of it, and its documents get ids ``"0"``,
+``"1"``... and spans with source ``spacy``; its other ``user_data`` keys are ignored). Format reference:
+https://spacy.io/api/docbin.
 
 Writing keeps the text byte for byte and every span exactly: the text is tokenized by a blank spaCy pipeline
 of ``lang`` and each token that a span edge falls inside is split there, so every span lies on token
@@ -17,11 +19,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from smallext.doc import Document, Span
+from smallext.doc import LAYERS, Document
 from smallext.errors import DocumentError, FormatError
 from smallext.io.atomic import atomic_write
-from smallext.kinds.relations import Relation
 
 __all__ = ["read_docbin", "write_docbin"]
 
@@ -35,13 +37,24 @@ def _spacy():
     return spacy, Doc, DocBin
 
 
+def _json(value: Any) -> Any:
+    """``value`` as JSON would give it back: DocBin's msgpack reads arrays as tuples, JSON forms want lists."""
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    return value
+
+
 def read_docbin(path: str | Path, lang: str = "xx") -> list[Document]:
-    """Documents of a ``.spacy`` file: text, ``doc.ents`` as spans, and id, meta, relations and the spans'
-    scores, sources and alignments from ``doc.user_data`` when this module wrote them (else source ``spacy``, no score).
+    """Documents of a ``.spacy`` file: text, ``doc.ents`` as spans, and id, meta, the spans' scores, sources
+    and alignments and the registered layers (relations, ...) from ``doc.user_data`` when this module wrote them
+    (else source ``spacy``, no score).
 
     Raises:
         FileNotFoundError: no such file.
-        FormatError: not a DocBin (names the file), or a repeated document id.
+        FormatError: not a DocBin (names the file), a repeated document id, or a layer's items that its JSON form
+            refuses (names the document).
     """
     spacy, _, DocBin = _spacy()
     path = Path(path)
@@ -59,11 +72,15 @@ def read_docbin(path: str | Path, lang: str = "xx") -> list[Document]:
             raise FormatError(path, None, f"document {i}: id {doc_id!r} repeats")
         seen.add(doc_id)
         extra = {(x[0], x[1], x[2]): x[3:] for x in user.get("spans") or []}
-        spans = [Span(e.start_char, e.end_char, e.label_,
-                      *extra.get((e.start_char, e.end_char, e.label_), (None, "spacy", None))) for e in doc.ents]
-        relations = [Relation.from_dict(r) for r in user.get("relations") or []]
+        spans = []
+        for e in doc.ents:
+            score, source, alignment = (*extra.get((e.start_char, e.end_char, e.label_), (None, "spacy")), None)[:3]
+            spans.append({"start": e.start_char, "end": e.end_char, "label": e.label_, "score": score,
+                          "source": source, "alignment": alignment})
+        layers = {f: _json(user[f]) for f in LAYERS if f in user}  # each layer in its JSON form
         try:
-            out.append(Document(doc_id, doc.text, spans, meta=dict(user.get("meta") or {}), relations=relations))
+            out.append(Document.from_dict({"id": doc_id, "text": doc.text, "spans": spans,
+                                           "meta": _json(dict(user.get("meta") or {})), **layers}))
         except DocumentError as e:
             raise FormatError(path, None, f"document {i}: {e}") from None
     return out
@@ -111,7 +128,7 @@ def write_docbin(docs: Iterable[Document], path: str | Path, lang: str = "xx") -
             raise DocumentError(f"document {document.id!r}: overlapping spans cannot be spaCy entities "
                                 f"({e})") from None
         sdoc.user_data = {"id": document.id, "meta": document.meta,
-                          "relations": [r.to_dict() for r in document.relations],
+                          **{f: LAYERS[f].to_json(items) for f, items in document.layers.items()},
                           "spans": [[x.start, x.end, x.label, x.score, x.source, x.alignment]
                                     for x in document.spans]}
         out.add(sdoc)

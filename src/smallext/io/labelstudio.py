@@ -1,17 +1,19 @@
-"""Label Studio round trip: tasks with the teacher's spans pre-filled, and the reviewed annotations back.
+"""Label Studio round trip: tasks with the teacher's labels pre-filled, and the reviewed annotations back.
 
 Formats (Label Studio documentation, "Import pre-annotated data" and "Export annotations", JSON):
 
 - A **task** is ``{"data": {"text": ..., "smallext_id": ...}, "predictions": [{"model_version", "score",
-  "result": [...]}]}``; each result item is ``{"id", "from_name": "label", "to_name": "text", "type": "labels",
-  "value": {"start", "end", "text", "labels": [TYPE]}, "score"}`` with character offsets ``[start, end)``.
-  Relations between spans are results ``{"type": "relation", "from_id", "to_id", "direction": "right",
-  "labels": [TYPE]}``.
-- The **labelling config** names the same ``label``/``text`` controls: one ``<Label>`` per entity type, its
-  definition as the hint.
+  "result": [...]}]}``; each result item has a ``type`` and is written and read by the kind of output it belongs
+  to (its ``"labelstudio"`` part, a :class:`Form`): the entities kind's regions are ``{"id", "from_name":
+  "label", "to_name": "text", "type": "labels", "value": {"start", "end", "text", "labels": [TYPE]}, "score"}``
+  with character offsets ``[start, end)`` (:mod:`smallext.kinds.entities.labelstudio`), the relations kind's
+  links between them ``{"type": "relation", "from_id", "to_id", ...}`` (:mod:`smallext.kinds.relations.labelstudio`).
+- The **labelling config** is a ``<View>`` with each declared kind's controls (the entities kind's ``<Labels>``
+  named ``label``, one ``<Label>`` per entity type, ...) over the ``<Text>`` object ``text``.
 - The **JSON export** is the list of tasks, each with its ``annotations``: ``{"id", "result", "was_cancelled",
   "completed_by", "created_at", "updated_at", ...}``. A result's ``value`` may lack ``text`` (Label Studio issue
-  #6027), and carries ``origin: "manual"`` or ``"prediction"``.
+  #6027), and carries ``origin: "manual"`` or ``"prediction"``. Result items of a type no registered kind reads
+  are ignored.
 
 Reading an export keeps each task's latest completed annotation; tasks without one (skipped, cancelled or not
 yet annotated) are reported in :attr:`Imported.skipped`, never dropped silently.
@@ -21,62 +23,99 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from smallext.doc import Document, Span
 from smallext.errors import FormatError
 from smallext.io.atomic import atomic_write
-from smallext.kinds.relations import Relation
+from smallext.kinds import KINDS, kinds_of
 
-__all__ = ["FROM_NAME", "TO_NAME", "Imported", "export_ids", "labeling_config", "read_export", "to_task",
-           "write_tasks"]
+__all__ = ["FROM_NAME", "TO_NAME", "Form", "Imported", "Reading", "export_ids", "labeling_config", "read_export",
+           "region_id", "to_task", "write_tasks"]
 
 FROM_NAME = "label"
-"""Name of the ``<Labels>`` control in the generated config (the results' ``from_name``)."""
+"""Name of the ``<Labels>`` control in the generated config (the entity regions' ``from_name``)."""
 TO_NAME = "text"
 """Name of the ``<Text>`` object (the results' ``to_name``; the task's text is ``data.text``)."""
 
 
+def region_id(i: int) -> str:
+    """The result id of the document's span ``i`` in a task (what results referring to spans name)."""
+    return f"s{i}"
+
+
+@dataclass
+class Reading:
+    """One annotation being read back: what each kind's :meth:`Form.read` is given and fills.
+
+    Attributes:
+        text: the task's text (``data.text``).
+        source: the ``source`` of what the reviewer labelled (``labelstudio:REVIEWER``).
+        schema: the schema labels are checked against, or None.
+        fail: builds the :class:`~smallext.errors.FormatError` to raise (naming the file and the task).
+        spans: the document's spans, in the order read (what entities add; later kinds index into it).
+        regions: result id -> index into :attr:`spans`.
+        layers: the document's layers by field name (``relations``), indices into :attr:`spans` as read.
+    """
+
+    text: str
+    source: str
+    schema: Any
+    fail: Callable[[str], FormatError]
+    spans: list[Span] = field(default_factory=list)
+    regions: dict[str, int] = field(default_factory=dict)
+    layers: dict[str, list] = field(default_factory=dict)
+
+
+class Form(Protocol):
+    """A kind of output in Label Studio: its ``"labelstudio"`` part (``Kind.parts``).
+
+    Attributes:
+        types: the result ``type`` values it writes and reads (``("labels",)``).
+    """
+
+    types: tuple[str, ...]
+
+    def config_tags(self, schema) -> list[ET.Element | str]:
+        """Its controls in the labelling config of ``schema`` (elements or XML strings), put in the ``<View>``
+        before the ``<Text>`` object; empty when the schema has nothing of this kind."""
+
+    def results(self, doc: Document) -> list[dict[str, Any]]:
+        """Its result items for ``doc`` (a task's prediction); regions of spans use :func:`region_id`."""
+
+    def read(self, items: Sequence[dict[str, Any]], reading: Reading) -> None:
+        """Read an annotation's result items of its :attr:`types` (in the annotation's order) into
+        ``reading``. Raises ``reading.fail(...)`` on an item it refuses."""
+
+
+def _forms() -> list[Form]:
+    """The Label Studio forms of the registered kinds, in registration order (entities first)."""
+    return [k.load("labelstudio") for k in KINDS.values() if k.has("labelstudio")]
+
+
 def labeling_config(schema) -> str:
-    """The Label Studio labelling config (XML) of a :class:`~smallext.schema.Schema`: a ``<Labels>`` control
-    with one ``<Label>`` per entity type (its definition as the ``hint``) over a ``<Text>`` object, and a
-    ``<Relations>`` block when the schema has relation types."""
+    """The Label Studio labelling config (XML) of a :class:`~smallext.schema.Schema`: the controls of each kind
+    the schema declares (a ``<Labels>`` control with one ``<Label>`` per entity type, its definition as the
+    ``hint``; a ``<Relations>`` block for relation types; ...) over a ``<Text>`` object."""
     view = ET.Element("View")
-    labels = ET.SubElement(view, "Labels", name=FROM_NAME, toName=TO_NAME)
-    for t in schema.entity_types:
-        ET.SubElement(labels, "Label", value=t.name, hint=t.definition)
-    relation_types = getattr(schema, "relation_types", None) or []
-    if relation_types:
-        rel = ET.SubElement(view, "Relations")
-        for r in relation_types:
-            ET.SubElement(rel, "Relation", value=r.name)
+    for kind in kinds_of(schema):
+        if kind.has("labelstudio"):
+            for tag in kind.load("labelstudio").config_tags(schema):
+                view.append(ET.fromstring(tag) if isinstance(tag, str) else tag)
     ET.SubElement(view, "Text", name=TO_NAME, value=f"${TO_NAME}")
     ET.indent(view)
     return ET.tostring(view, encoding="unicode") + "\n"
 
 
-def _result_id(i: int) -> str:
-    return f"s{i}"
-
-
 def to_task(doc: Document, *, model_version: str = "smallext", score: float | None = None) -> dict[str, Any]:
-    """One Label Studio task for ``doc``: its text and id in ``data``, its spans (and relations) as one
-    prediction. ``score`` is the prediction's score (for example the selection score); by default the mean of
-    the spans' scores, or None."""
-    result: list[dict[str, Any]] = []
-    for i, s in enumerate(doc.spans):
-        item = {"id": _result_id(i), "from_name": FROM_NAME, "to_name": TO_NAME, "type": "labels",
-                "value": {"start": s.start, "end": s.end, "text": doc.span_text(s), "labels": [s.label]}}
-        if s.score is not None:
-            item["score"] = s.score
-        result.append(item)
-    for r in doc.relations:
-        result.append({"from_id": _result_id(r.head), "to_id": _result_id(r.tail), "type": "relation",
-                       "direction": "right", "labels": [r.label]})
+    """One Label Studio task for ``doc``: its text and id in ``data``, each kind's items (spans, relations, ...)
+    as the results of one prediction. ``score`` is the prediction's score (for example the selection score); by
+    default the mean of the spans' scores, or None."""
+    result: list[dict[str, Any]] = [item for form in _forms() for item in form.results(doc)]
     scores = [s.score for s in doc.spans if s.score is not None]
     if score is None and scores:
         score = sum(scores) / len(scores)
@@ -190,28 +229,29 @@ def read_export(path: str | Path | Sequence[str | Path], *, schema=None,
         path: the export file (``Export -> JSON`` in Label Studio, or ``GET /api/projects/ID/export``), or
             several (for example partial exports of one round, or of a project over several rounds): their
             tasks are read together, and a document's latest completed annotation over all of them wins.
-        schema: when given, every label must be one of its entity (or relation) types.
+        schema: when given, every label must be one of its types of the label's kind (entity types, relation
+            types, ...).
         originals: the documents that were exported (for example the ``review select`` output); when given,
             each task must name one of them (``data.smallext_id``) and keep its text unchanged, and the
             reviewed document keeps its id and meta.
         others: with ``originals``, a task naming another document is an error (``"error"``) or left out and
             counted in :attr:`Imported.ignored` (``"ignore"``: one Label Studio project holding several rounds).
 
-    Offsets are Python string indices (Unicode code points) into ``data.text``, as Label Studio's text
-    regions give them; a region whose ``value.text`` is not the text at its offsets is an error (with a hint
+    Entity regions' offsets are Python string indices (Unicode code points) into ``data.text``, as Label Studio's
+    text regions give them; a region whose ``value.text`` is not the text at its offsets is an error (with a hint
     when the text has characters outside the Basic Multilingual Plane, which older Label Studio versions counted
     as two UTF-16 units).
 
     Raises:
         FormatError: not a list of tasks; a task without ``data.text``; a text that differs from the original;
-            an offset outside the text; a ``value.text`` that is not the text at its offsets; a label not in the
-            schema; a relation naming an unknown region; with ``others="error"``, a task of a document not
-            among the ``originals``. The message names the file and the task id.
+            a result item that is not an object; what a kind's reader refuses (an offset outside the text; a
+            ``value.text`` that is not the text at its offsets; a label not in the schema; a relation naming an
+            unknown region); with ``others="error"``, a task of a document not among the ``originals``. The
+            message names the file and the task id.
     """
     paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
     by_id = {d.id: d for d in originals} if originals is not None else None
-    entity_types = set(schema.labels) if schema is not None else None
-    relation_types = {r.name for r in getattr(schema, "relation_types", None) or []} if schema is not None else None
+    forms = _forms()
     out = Imported()
     latest: dict[str, tuple[tuple, Document]] = {}  # a document imported twice: its latest annotation wins
     for path, n, task in ((p, n, t) for p in paths for n, t in enumerate(_tasks(p))):
@@ -241,50 +281,18 @@ def read_export(path: str | Path | Sequence[str | Path], *, schema=None,
             out.skipped.append({"task": tid, "id": doc_id, "reason": "cancelled" if annotations else "unannotated"})
             continue
         reviewer = _reviewer(ann.get("completed_by"))
-        source = f"labelstudio:{reviewer}"
-        spans: list[Span] = []
-        region: dict[str, int] = {}
-        relations: list[tuple[str, str, str]] = []
-        for item in ann.get("result") or []:
-            if not isinstance(item, dict):
-                raise fail(f"annotation {ann.get('id')}: a result item is not an object")
-            kind = item.get("type")
-            if kind == "relation":
-                for label in item.get("labels") or []:
-                    if relation_types is not None and label not in relation_types:
-                        raise fail(f"relation label {label!r} is not a relation type of the schema")
-                    relations.append((str(item.get("from_id")), str(item.get("to_id")), label))
-                continue
-            if kind != "labels":
-                continue
-            v = item.get("value") or {}
-            start, end = v.get("start"), v.get("end")
-            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
-                raise fail(f"region {item.get('id')}: offsets [{start}, {end}) outside the text "
-                           f"(length {len(text)})")
-            if "text" in v and v["text"] != text[start:end]:
-                wide = any(ord(c) > 0xFFFF for c in text)
-                raise fail(f"region {item.get('id')}: value.text {v['text']!r} is not the text at "
-                           f"[{start}, {end}) ({text[start:end]!r})"
-                           + ("; the text has characters outside the Basic Multilingual Plane: were the offsets "
-                              "counted in UTF-16 units (older Label Studio versions)?" if wide else ""))
-            for label in v.get("labels") or []:
-                if entity_types is not None and label not in entity_types:
-                    raise fail(f"label {label!r} is not an entity type of the schema "
-                               f"({', '.join(sorted(entity_types))})")
-                region.setdefault(str(item.get("id")), len(spans))
-                spans.append(Span(start, end, label, None, source))
-        rels = []
-        for head, tail, label in relations:
-            if head not in region or tail not in region:
-                raise fail(f"relation {label!r} names a region that is not a labelled span ({head} -> {tail})")
-            rels.append(Relation(region[head], region[tail], label, None, source))
+        items = ann.get("result") or []
+        if not all(isinstance(item, dict) for item in items):
+            raise fail(f"annotation {ann.get('id')}: a result item is not an object")
+        reading = Reading(text, f"labelstudio:{reviewer}", schema, fail)
+        for form in forms:
+            form.read([item for item in items if item.get("type") in form.types], reading)
         meta = dict(original.meta) if original is not None else {}
         meta["review"] = {"labelstudio_task": tid, "annotation": ann.get("id"), "reviewer": reviewer,
                           "updated_at": ann.get("updated_at") or ann.get("created_at")}
         when = _when(ann)
         if doc_id not in latest or when >= latest[doc_id][0]:
-            latest[doc_id] = (when, Document(doc_id, text, spans, meta=meta, relations=rels))
+            latest[doc_id] = (when, Document(doc_id, text, reading.spans, meta=meta, **reading.layers))
     out.documents = [doc for _, doc in latest.values()]
     done = {d.id for d in out.documents}
     seen: set[str] = set()
