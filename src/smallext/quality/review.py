@@ -31,6 +31,7 @@ from smallext.doc import Document, Span
 from smallext.errors import ConfigError, SmallextError
 from smallext.evaluate import selection_score
 from smallext.io.atomic import atomic_write
+from smallext.quality.select import Strategy
 
 __all__ = ["AwaitingReview", "ReviewOptions", "ReviewResult", "SIMULATED", "merge_reviewed", "review_loop",
            "simulated_review"]
@@ -45,7 +46,7 @@ class ReviewOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     budget: int = Field(25, ge=1, description="documents reviewed per round")
     rounds: int = Field(1, ge=1, description="review rounds")
-    strategy: Literal["random", "errors", "entropy", "mnlp", "bald", "disagreement"] = Field(
+    strategy: Strategy = Field(
         "mnlp", description="how documents are selected (smallext.quality.select)")
     seed: int = Field(13, description="selection seed")
     diversity: int = Field(5, ge=1, description="diversity pool in multiples of the budget (1: plain top)")

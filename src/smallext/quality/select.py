@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -39,7 +39,8 @@ from smallext.errors import ConfigError
 
 __all__ = ["STRATEGIES", "NEEDS_MODEL", "Selection", "score_documents", "select", "diverse_top"]
 
-STRATEGIES = ("random", "errors", "entropy", "mnlp", "bald", "disagreement")
+Strategy = Literal["random", "errors", "entropy", "mnlp", "bald", "disagreement"]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
 NEEDS_MODEL = frozenset({"entropy", "mnlp", "bald", "disagreement"})
 """Strategies that run the student (a packaged model directory or a loaded Extractor)."""
 

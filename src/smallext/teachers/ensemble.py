@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from contextlib import nullcontext
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,7 +39,8 @@ from smallext.teachers.store import CallCache
 __all__ = ["EnsembleOptions", "EnsembleTeacher", "MODES", "MemberLoader", "load_ensemble", "member_weights",
            "split_ensemble"]
 
-MODES = ("majority", "union", "weighted")
+EnsembleMode = Literal["majority", "union", "weighted"]
+MODES: tuple[str, ...] = get_args(EnsembleMode)
 
 
 class EnsembleOptions(BaseModel):
@@ -47,7 +48,7 @@ class EnsembleOptions(BaseModel):
     options its kind knows)."""
 
     model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
-    ensemble_mode: Literal["majority", "union", "weighted"] = Field("majority", description="how members vote")
+    ensemble_mode: EnsembleMode = Field("majority", description="how members vote")
     ensemble_gold: str | list[Document] | None = Field(
         None, description="gold dev set (dataset or file) whose F1 weighs each member in weighted voting")
 

@@ -24,8 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from smallext.doc import Document
 from smallext.teachers.backends import Backend
 from smallext.teachers.base import ChunkResult, Teacher
+from smallext.teachers.grounding import Occurrences
 from smallext.teachers.store import CallCache
 from smallext.teachers.tasks import ParsedReply, Task, chunk_documents, default_task, task_class, task_names
+from smallext.teachers.tasks.base import ReplyFormat
 
 __all__ = ["LLMOptions", "LLMTeacher", "LlamaCppOptions", "OpenAIOptions", "call_key", "load_llamacpp",
            "load_openai"]
@@ -47,8 +49,8 @@ class LLMOptions(BaseModel):
         None, description="gold pool for the shots besides the schema's own examples: a dataset or a file")
     chunk_chars: int = Field(400, ge=0, description="characters of text per LLM call (0: one document per call)")
     constrained: bool = Field(True, description="constrain replies to the task's JSON schema")
-    reply_format: Literal["list", "pairs", "grouped"] = Field("list", description="LLM reply format")
-    occurrences: Literal["all", "first"] = Field("all", description="grounding of a string found several times")
+    reply_format: ReplyFormat = Field("list", description="LLM reply format")
+    occurrences: Occurrences = Field("all", description="grounding of a string found several times")
     concurrency: int = Field(4, ge=1, description="calls in flight (openai) or sequences decoded together "
                                                   "(llamacpp)")
     price_per_mtok: float | None = Field(None, ge=0, description="price per million tokens, for the cost estimate")

@@ -27,12 +27,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 from smallext.doc import Document
 from smallext.schema import Schema
 from smallext.teachers.grounding import Occurrences, ground
-from smallext.teachers.tasks.base import Grounded, ParsedReply, Task, read_json_object
+from smallext.teachers.tasks.base import Grounded, ParsedReply, ReplyFormat, Task, read_json_object
 
 _RULES = (
     "You are a careful annotator. Find every mention of the entity types below in the user's text and "
@@ -57,7 +57,8 @@ PAIRS_INSTRUCTIONS = (
     '- Reply with JSON only, in the form {"entities": [["text", "TYPE"], ...]}; '
     'if there are none, reply {"entities": []}.'
 )
-REPLY_FORMATS = ("list", "pairs", "grouped")
+REPLY_FORMATS: tuple[str, ...] = get_args(ReplyFormat)
+"""The reply formats of the entity task (see the module docstring)."""
 
 
 def render_types(schema: Schema, guidelines: bool = True, variant: int = 0) -> str:
@@ -185,8 +186,8 @@ class EntityTask(Task):
                  prompt_variant: int = 0) -> None:
         if reply_format not in REPLY_FORMATS:
             raise ValueError(f"reply_format must be one of {REPLY_FORMATS}, not {reply_format!r}")
-        if occurrences not in ("all", "first"):
-            raise ValueError(f"occurrences must be 'all' or 'first', not {occurrences!r}")
+        if occurrences not in get_args(Occurrences):
+            raise ValueError(f"occurrences must be one of {get_args(Occurrences)}, not {occurrences!r}")
         self.schema = schema
         self.selector = selector
         self.shots = shots if selector is not None else 0

@@ -22,13 +22,17 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from smallext.doc import LAYERS, Document, Span
 from smallext.schema import Schema
 from smallext.teachers.grounding import Alignment, GroundingStats
 
-__all__ = ["Grounded", "ParsedReply", "Task", "chunk_documents", "read_json_object"]
+ReplyFormat = Literal["list", "pairs", "grouped"]
+"""How a reply lists what it found (the entity task's formats, :mod:`smallext.kinds.entities.task`): ``list`` of
+objects, ``pairs`` of strings, or ``grouped`` under each type; a task that has one format takes ``list``."""
+
+__all__ = ["ReplyFormat", "Grounded", "ParsedReply", "Task", "chunk_documents", "read_json_object"]
 
 
 @dataclass
