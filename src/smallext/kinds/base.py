@@ -5,13 +5,21 @@ A :class:`Kind` (a package under :mod:`smallext.kinds`) owns everything that dep
 ==================  ====================================================================================
 ``section``         its schema section (:class:`smallext.schema.Section`: the key, the type model, its checks)
 ``layer``           its field in :class:`~smallext.doc.Document` and JSON Lines (a :class:`~smallext.doc.Layer`;
-                    none for entities, whose items are the document's spans)
+                    none for entities, whose items are the document's spans); Parquet columns and DocBin
+                    ``user_data`` follow from its JSON form
+parts:
 ``task``            its LLM task (prompt, reply schema, parser, grounding, split): a
                     :class:`~smallext.teachers.tasks.base.Task` class
 ``vote``            how an ensemble of teachers votes on it
-``head``            its student head (training loss, ONNX export, decoding)
-``scorer``          its section of the evaluation result (:mod:`smallext.evaluate`) and the score that
-                    represents it
+``head``            its student head (training loss, ONNX export, decoding): a
+                    :class:`~smallext.students.head.Head`
+``student_options`` the head's options (fields added to :class:`~smallext.students.options.StudentOptions`)
+``scorer``          its section of the evaluation result (:mod:`smallext.evaluate`); ``primary`` the score that
+                    represents the section, ``summary`` its line for a terminal, ``card_rows`` its rows in a
+                    model card
+``wire``            its field in the HTTP server's answer and ``/metadata`` (:mod:`smallext.serve.app`)
+``labelstudio``     its tags in the labelling config, its results in tasks and exports
+                    (:mod:`smallext.io.labelstudio`)
 ==================  ====================================================================================
 
 The heavy parts are named by ``"module:attribute"`` strings and imported on first use (:meth:`Kind.load`), so
