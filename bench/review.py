@@ -75,7 +75,7 @@ def one_run(name: str, labels_kind: str, strategy: str, seed: int, cfg: dict, la
     """One review loop; its result is kept in its folder and read back on a re-run (``finished_only``: only
     read back, ``None`` when the run has not finished)."""
     from smallext.datasets import load_documents
-    from smallext.io.jsonl import digest
+    from smallext.io.jsonl import documents_digest
     from smallext.pipeline import load_config
     from smallext.pipeline.stages import train_on
     from smallext.quality.review import ReviewOptions, review_loop
@@ -95,7 +95,7 @@ def one_run(name: str, labels_kind: str, strategy: str, seed: int, cfg: dict, la
     cache = OUT / "students" / f"{name}-{hashlib.sha256(config.student.model_dump_json().encode()).hexdigest()[:8]}"
 
     def train(train_docs, out: Path) -> Path:
-        cached = cache / digest(train_docs)[:16]
+        cached = cache / documents_digest(train_docs)[:16]
         if not (cached / "config.json").is_file():
             train_on(config, schema, train_docs, cached)
         shutil.copytree(cached, out, dirs_exist_ok=True)

@@ -20,7 +20,8 @@ from smallext.doc import Document
 from smallext.errors import DocumentError, FormatError
 from smallext.io.atomic import atomic_write
 
-__all__ = ["digest", "dumps", "iter_json_lines", "iter_jsonl", "read_jsonl", "write_json_lines", "write_jsonl"]
+__all__ = ["documents_digest", "dumps", "iter_json_lines", "iter_jsonl", "read_jsonl", "write_json_lines",
+           "write_jsonl"]
 
 _JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
                type(None): "null"}
@@ -128,7 +129,7 @@ def dumps(doc: Document) -> str:
     return json.dumps(doc.to_dict(), ensure_ascii=False)
 
 
-def digest(docs: Iterable[Document]) -> str:
+def documents_digest(docs: Iterable[Document]) -> str:
     """SHA-256 (hex) of documents' content: their JSON forms with sorted keys, one per line, in order. Equal
     documents in the same order give the same digest (a cache key for what was computed from them)."""
     text = "\n".join(json.dumps(d.to_dict(), sort_keys=True) for d in docs)

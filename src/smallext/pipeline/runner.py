@@ -26,10 +26,10 @@ from typing import Any, ClassVar
 from smallext.errors import ConfigError
 from smallext.io.atomic import atomic_write
 
-__all__ = ["Context", "Runner", "Stage", "digest"]
+__all__ = ["Context", "Runner", "Stage", "path_digest"]
 
 
-def digest(path: Path) -> str | None:
+def path_digest(path: Path) -> str | None:
     """SHA-256 of a file, or of a folder's files (names and contents, in order); None when it is missing."""
     if not path.exists():
         return None
@@ -140,11 +140,11 @@ class Runner:
             missing = [a for a in stage.reads if a not in ctx.artifacts]
             if missing:
                 raise ConfigError(f"stage {stage.name!r} reads {missing} that no stage before it writes")
-            key = _hash([stage.key(ctx), {a: digest(ctx.artifacts[a]) for a in stage.reads}])
+            key = _hash([stage.key(ctx), {a: path_digest(ctx.artifacts[a]) for a in stage.reads}])
             outputs = stage.outputs(ctx)
             rec = state.get(stage.name, {})
             fresh = (i < self.first_forced and rec.get("key") == key
-                     and rec.get("outputs") == {a: digest(p) for a, p in outputs.items()}
+                     and rec.get("outputs") == {a: path_digest(p) for a, p in outputs.items()}
                      and all(p.exists() for p in outputs.values()))
             if fresh:
                 ctx.log(stage.name, f"reusing {', '.join(str(p) for p in outputs.values()) or 'its result'}")
@@ -152,7 +152,7 @@ class Runner:
             else:
                 info = stage.run(ctx)
                 ctx.info[stage.name] = info
-                state[stage.name] = {"key": key, "outputs": {a: digest(p) for a, p in outputs.items()},
+                state[stage.name] = {"key": key, "outputs": {a: path_digest(p) for a, p in outputs.items()},
                                      "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "info": info}
                 with atomic_write(path) as f:
                     f.write(json.dumps(state, indent=2, default=str))

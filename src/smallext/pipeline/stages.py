@@ -258,10 +258,10 @@ class ReviewStage(Stage):
         return ctx.cfg.review is not None
 
     def key(self, ctx: Context) -> Any:
-        from smallext.pipeline.runner import digest
+        from smallext.pipeline.runner import path_digest
 
         cfg: DistillConfig = ctx.cfg
-        return [cfg.review.model_dump(exclude={"exports"}), [str(digest(Path(e))) for e in cfg.review.exports],
+        return [cfg.review.model_dump(exclude={"exports"}), [str(path_digest(Path(e))) for e in cfg.review.exports],
                 cfg.student.model_dump(), cfg.dev, cfg.holdout, cfg.gold_examples, ctx.schema.model_dump()]
 
     def run(self, ctx: Context) -> dict[str, Any]:
@@ -314,12 +314,12 @@ class TrainStage(Stage):
         return {**super().outputs(ctx), **extra}
 
     def key(self, ctx: Context) -> Any:
-        from smallext.pipeline.runner import digest
+        from smallext.pipeline.runner import path_digest
 
         cfg: DistillConfig = ctx.cfg
         return [cfg.student.model_dump(), cfg.dev, cfg.holdout, cfg.teacher, cfg.gold_examples,
                 cfg.example_pool if cfg.gold_examples else None, ctx.schema.model_dump(),
-                digest(ctx.out / AnnotateStage.writes["labels"]) if self._compare(ctx) else None]
+                path_digest(ctx.out / AnnotateStage.writes["labels"]) if self._compare(ctx) else None]
 
     def _train(self, ctx: Context, labels, out, notes: list[str]) -> dict[str, Any]:
         from smallext.io import read_jsonl

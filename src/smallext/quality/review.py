@@ -198,7 +198,7 @@ def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_
     """
     from smallext.evaluate import evaluate
     from smallext.io import read_jsonl, write_jsonl
-    from smallext.io.jsonl import digest
+    from smallext.io.jsonl import documents_digest
     from smallext.io.labelstudio import read_export, write_tasks
     from smallext.quality.select import NEEDS_MODEL, select
     from smallext.students.extractor import Extractor
@@ -206,7 +206,7 @@ def review_loop(labels: Sequence[Document], schema, options: ReviewOptions, out_
     if options.reviewer == "simulated" and gold is None:
         raise ConfigError("review.gold: a simulated reviewer needs the gold labels")
     out_dir = Path(out_dir)
-    key = {"options": options.model_dump(exclude={"exports", "rounds"}), "labels": digest(labels),
+    key = {"options": options.model_dump(exclude={"exports", "rounds"}), "labels": documents_digest(labels),
            "test": test is not None}
     state_path = out_dir / "state.json"
     state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.is_file() else None
