@@ -61,10 +61,10 @@ def student(model: str | None) -> Path:
     from smallext.datasets import load
     from smallext.students.export import package
     from smallext.students.options import StudentOptions
-    from smallext.students.train import train
+    from smallext.students.train import fit
 
     print("[scale] training a 3-layer student (2 epochs, 3,000 CoNLL-2003 train sentences)", file=sys.stderr)
-    res = train(load("conll2003:train")[:3000], load("conll2003:dev")[:500], ["PER", "ORG", "LOC", "MISC"],
+    res = fit(load("conll2003:train")[:3000], load("conll2003:dev")[:500], ["PER", "ORG", "LOC", "MISC"],
                 StudentOptions(epochs=2, layers=3, threads=2, seed=1), progress=False)
     return package(res, out, card={"training_data": "conll2003:train[:3000]"})
 

@@ -72,9 +72,9 @@ def tiny_student(tmp_path_factory):
     from smallext.datasets import load
     from smallext.students.export import package
     from smallext.students.options import StudentOptions
-    from smallext.students.train import train
+    from smallext.students.train import fit
 
-    res = train(load("conll2003:train")[:150], None, ["PER", "ORG", "LOC", "MISC"],
+    res = fit(load("conll2003:train")[:150], None, ["PER", "ORG", "LOC", "MISC"],
                 StudentOptions(epochs=3, threads=2, seed=1), progress=False)
     return package(res, tmp_path_factory.mktemp("tiny") / "tiny-student",
                    card={"training_data": "conll2003:train[:150]"})

@@ -292,10 +292,10 @@ def relation_student(tmp_path_factory):
     from smallext.datasets import load
     from smallext.students.export import package
     from smallext.students.options import StudentOptions
-    from smallext.students.train import train
+    from smallext.students.train import fit
 
     schema = load_schema(CONLL04)
-    res = train(schema.map_documents(load("conll04", "train"))[:400], None, schema.labels,
+    res = fit(schema.map_documents(load("conll04", "train"))[:400], None, schema.labels,
                 StudentOptions(epochs=4, threads=2, seed=1, layers=3), progress=False,
                 relation_types=[r.model_dump() for r in schema.relation_types])
     out = tmp_path_factory.mktemp("rel") / "conll04-student"

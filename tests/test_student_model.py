@@ -24,12 +24,12 @@ TYPES = ["PER", "ORG", "LOC", "MISC"]
 def small(tmp_path_factory):
     from smallext.students.export import package
     from smallext.students.options import StudentOptions
-    from smallext.students.train import train
+    from smallext.students.train import fit
 
     train_docs = load("conll2003:train")[:600]
     dev_docs = load("conll2003:dev")[:300]
     cfg = StudentOptions(epochs=3, batch_size=16, seed=7, threads=2)
-    result = train(train_docs, dev_docs, TYPES, cfg, progress=False)
+    result = fit(train_docs, dev_docs, TYPES, cfg, progress=False)
     out = tmp_path_factory.mktemp("student") / "model"
     fp32 = out.parent / "model.fp32.onnx"
     package(result, out, card={"training_data": "conll2003:train[:600]"}, keep_fp32=fp32)
@@ -142,12 +142,12 @@ def test_extractor_does_not_import_torch_and_cli_extract(small, tmp_path):
 
 def test_same_seed_same_result():
     from smallext.students.options import StudentOptions
-    from smallext.students.train import train
+    from smallext.students.train import fit
 
     docs, dev = load("conll2003:train")[:150], load("conll2003:dev")[:100]
     cfg = StudentOptions(epochs=1, batch_size=16, seed=3, threads=2)
-    a = train(docs, dev, TYPES, cfg, progress=False)
-    b = train(docs, dev, TYPES, cfg, progress=False)
+    a = fit(docs, dev, TYPES, cfg, progress=False)
+    b = fit(docs, dev, TYPES, cfg, progress=False)
     assert abs(a.dev["micro"]["f1"] - b.dev["micro"]["f1"]) <= 0.001
     pa = [p.detach().numpy() for p in a.model.parameters()][:3]
     pb = [p.detach().numpy() for p in b.model.parameters()][:3]
@@ -160,7 +160,7 @@ def test_a_student_on_the_first_layers_of_its_encoder(small, tmp_path):
     from smallext.students.extractor import Extractor
     from smallext.students.model import build_model
     from smallext.students.options import StudentOptions
-    from smallext.students.train import train
+    from smallext.students.train import fit
 
     full = build_model(resolve_base_model("minilm"), 9)
     two = build_model(resolve_base_model("minilm"), 9, layers=2)
@@ -173,7 +173,7 @@ def test_a_student_on_the_first_layers_of_its_encoder(small, tmp_path):
         with pytest.raises(ValueError, match="between 1 and 6"):
             build_model(resolve_base_model("minilm"), 9, layers=bad)
 
-    res = train(load("conll2003:train")[:150], None, TYPES, StudentOptions(epochs=3, threads=2, seed=1, layers=2),
+    res = fit(load("conll2003:train")[:150], None, TYPES, StudentOptions(epochs=3, threads=2, seed=1, layers=2),
                 progress=False)
     assert len(res.model.encoder.encoder.layer) == 2
     import logging

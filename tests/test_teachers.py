@@ -380,10 +380,10 @@ def test_model_teacher_uses_a_trained_student(tmp_path):
     pytest.importorskip("torch")
     from smallext.students.export import package
     from smallext.students.options import StudentOptions
-    from smallext.students.train import train
+    from smallext.students.train import fit
     from smallext.teachers import load_teacher
 
-    res = train(load("conll2003:train")[:150], None, SCHEMA.labels, StudentOptions(epochs=3, threads=2, seed=1),
+    res = fit(load("conll2003:train")[:150], None, SCHEMA.labels, StudentOptions(epochs=3, threads=2, seed=1),
                 progress=False)
     package(res, tmp_path / "m")
     teacher = load_teacher(f"model:{tmp_path / 'm'}", SCHEMA, threads=2)

@@ -23,7 +23,9 @@ _LAZY = {
     "evaluate": ("smallext.evaluate", "evaluate"),
     "datasets": ("smallext.datasets", None),
     "Extractor": ("smallext.students.extractor", "Extractor"),
-    "train": ("smallext.students.train", "train"),
+    "fit": ("smallext.students.train", "fit"),
+    "train_student": ("smallext.students.train", "train_student"),
+    "train": ("smallext.students.train", "train"),  # deprecated alias of fit, for one release
     "load_teacher": ("smallext.teachers", "load_teacher"),
     "annotate": ("smallext.teachers.annotate", "annotate"),
     "distill": ("smallext.pipeline", "distill"),

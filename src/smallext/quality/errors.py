@@ -90,7 +90,7 @@ def crossfit(docs: Sequence[Document], entity_types: Sequence[str], options: Stu
     Raises:
         ConfigError: fewer than two folds, or fewer distinct texts than folds.
     """
-    from smallext.students.train import predict, train
+    from smallext.students.train import fit, predict
 
     options = options or StudentOptions()
     texts = list(dict.fromkeys(d.text for d in docs))
@@ -109,7 +109,7 @@ def crossfit(docs: Sequence[Document], entity_types: Sequence[str], options: Stu
         seen_texts = {d.text for d in train_docs}
         if any(docs[i].id in seen or docs[i].text in seen_texts for i in held):  # never score what a model saw
             raise AssertionError(f"fold {k}: a held-out document was in the model's training data")
-        res = train([*train_docs, *anchors], None, entity_types, options, progress=progress)
+        res = fit([*train_docs, *anchors], None, entity_types, options, progress=progress)
         _, out = predict(res.model, res.tokenizer, res.tags, [docs[i] for i in held], max_length=options.max_length,
                          stride=options.stride, with_probs=True)
         for i, p in zip(held, out, strict=True):

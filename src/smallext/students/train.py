@@ -189,7 +189,7 @@ def _optimizer(model: TokenClassifier, cfg: StudentOptions) -> torch.optim.Optim
     return torch.optim.AdamW([g for g in groups if g["params"]])
 
 
-def train(
+def fit(
     train_docs: Sequence[Document],
     dev_docs: Sequence[Document] | None,
     entity_types: Sequence[str],
@@ -355,7 +355,7 @@ def train_student(
     if card.training_data is None:
         card.training_data = (f"{train_data if isinstance(train_data, str) else 'documents'} "
                               f"({len(train_docs)} documents)")
-    result = train(train_docs, dev_docs, schema.labels, config, progress=progress,
+    result = fit(train_docs, dev_docs, schema.labels, config, progress=progress,
                    relation_types=getattr(schema, "relation_types", None) or [])
     out = package(result, out_dir, schema=schema, card=card, keep_fp32=keep_fp32)
     ex = Extractor.load(out, threads=(config.threads if config else None))
@@ -371,3 +371,14 @@ def train_student(
     cfg.card.scores = scores
     write_config(out, cfg)
     return summary
+
+
+def train(*args: Any, **kwargs: Any) -> TrainResult:
+    """Deprecated alias of :func:`fit` (kept for one release): ``smallext.train`` trained without packaging, which
+    its name, shared with ``smallext train`` (that packages), did not say. Use :func:`fit`, or :func:`train_student`
+    for a packaged, evaluated model."""
+    import warnings
+
+    warnings.warn("smallext.students.train.train is deprecated: use fit (in memory) or train_student (packaged)",
+                  DeprecationWarning, stacklevel=2)
+    return fit(*args, **kwargs)
