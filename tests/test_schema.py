@@ -97,3 +97,27 @@ def test_shipped_schemas_state_shared_guidelines_at_the_top():
         s = load_schema(path)
         per_type = [g for t in s.entity_types for g in t.guidelines]
         assert len(per_type) == len(set(per_type)), f"{path.name}: a guideline is repeated under several types"
+
+
+def test_every_section_is_optional_but_one_type_is_required(tmp_path):
+    """A schema needs a type in at least one section; relation types still need the entity types they name."""
+    import pytest
+    import yaml
+
+    from smallext.errors import ConfigError
+    from smallext.schema import load_schema
+
+    def write(data):
+        p = tmp_path / "s.yaml"
+        p.write_text(yaml.safe_dump(data), encoding="utf-8")
+        return p
+
+    with pytest.raises(ConfigError, match="at least one type"):
+        load_schema(write({"name": "empty"}))
+    with pytest.raises(ConfigError, match="at least one type"):
+        load_schema(write({"name": "empty", "entity_types": [], "relation_types": []}))
+    with pytest.raises(ConfigError, match=r"relation_types\.0\.head\.0: 'PER' is not an entity type"):
+        load_schema(write({"name": "r", "relation_types": [{"name": "Knows", "definition": "d", "head": ["PER"],
+                                                            "tail": ["PER"]}]}))
+    with pytest.raises(ConfigError, match="record_types: not a field or section"):
+        load_schema(write({"name": "x", "entity_types": [{"name": "PER", "definition": "d"}], "record_types": []}))
