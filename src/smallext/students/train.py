@@ -325,7 +325,9 @@ def train_student(
     Args:
         schema: a :class:`~smallext.schema.Schema` or a path to one; dataset labels are mapped to its entity
             types through names and aliases.
-        train_data, dev_data, test_data: dataset specs (``conll2003:train``), files, or lists of Documents.
+        train_data: the training documents: a dataset spec (``conll2003:train``), a file, or a list of Documents.
+        dev_data: the dev documents, given the same ways.
+        test_data: the test documents, given the same ways (optional).
         out_dir: the packaged model directory to write.
         config: :class:`~smallext.students.options.StudentOptions`.
         group_documents: train and evaluate on whole articles (``-DOCSTART-``) instead of sentences.
