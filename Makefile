@@ -1,5 +1,6 @@
 # smallext developer tasks. `make test` builds .venv from nothing, installs the project with
-# everything its tests need (pinned by constraints.txt), lints, and runs the test suite.
+# everything its tests need (pinned by constraints.txt), lints, builds the documentation (strict), and runs the
+# test suite. `make docs` builds the documentation site into site/.
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -10,12 +11,12 @@ STAMP  := $(VENV)/.installed
 LS_VENV  := .venv-labelstudio
 LS_STAMP := $(LS_VENV)/.installed
 
-.PHONY: test lint install labelstudio demo bench clean
+.PHONY: test lint docs install labelstudio demo bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip setuptools wheel
-	$(PIP) install --quiet -c constraints.txt -e ".[all,test]"
+	$(PIP) install --quiet -c constraints.txt -e ".[all,test,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,7 +32,12 @@ labelstudio: $(LS_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
-test: lint labelstudio
+# The site (mkdocs.yml, docs/) with --strict: a broken link, a missing page or a docstring that does not render
+# fails. NO_MKDOCS_2_WARNING silences Material's banner about MkDocs 2.0 and its own end of life (see its notes).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: lint docs labelstudio
 	SMALLEXT_REQUIRE_LABEL_STUDIO=1 $(BIN)/python -m pytest -q
 
 demo: $(STAMP)
@@ -39,4 +45,4 @@ demo: $(STAMP)
 	$(BIN)/smallext distill examples/crossner-ai.yaml
 
 clean:
-	rm -rf $(VENV) $(LS_VENV) build dist *.egg-info src/*.egg-info
+	rm -rf $(VENV) $(LS_VENV) build dist site *.egg-info src/*.egg-info
