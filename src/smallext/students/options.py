@@ -53,3 +53,5 @@ def _student_options() -> type[BaseModel]:
 
 
 StudentOptions = _student_options()
+"""How a student is built and trained: :class:`EncoderOptions` plus the options of each kind's head (the relations
+kind's ``relation_threshold``, ``relation_negatives``), one pydantic model (``extra="forbid"``)."""
