@@ -72,12 +72,7 @@ def test_entities_work_with_the_relations_kind_taken_out(tmp_path):
     assert res["sections"] == ["entities"] and res["f1"] == 1.0 and res["kind"] == "entities"
 
 
-def test_a_new_kind_is_one_package_and_one_registration(tmp_path):
-    """A document-level label kind written outside smallext: its section in the schema, its field in Documents and
-    JSON Lines, its section of the evaluation result, and a schema with only its section."""
-    pkg = tmp_path / "topics"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text(textwrap.dedent('''
+TOPICS = '''
         from collections import Counter
         from pydantic import BaseModel, ConfigDict
         from smallext.kinds.base import Kind
@@ -110,9 +105,34 @@ def test_a_new_kind_is_one_package_and_one_registration(tmp_path):
         def primary(section):
             return section["micro"]["f1"]
 
+        class TopicLabelStudio:
+            types = ("choices",)
+            def config_tags(self, schema):
+                return ['<Choices name="topic" toName="text" choice="multiple">'
+                        + "".join(f'<Choice value="{t.name}"/>' for t in schema.topic_types) + "</Choices>"]
+            def results(self, doc):
+                return [{"from_name": "topic", "to_name": "text", "type": "choices",
+                         "value": {"choices": list(doc.topics)}}] if doc.topics else []
+            def read(self, items, reading):
+                reading.layers["topics"] = [c for x in items for c in x["value"]["choices"]]
+
+        LABELSTUDIO = TopicLabelStudio()
         KIND = Kind("topics", Section("topic_types", TopicType), TopicLayer(),
-                    parts={"scorer": "topics:score", "primary": "topics:primary"})
-    '''), encoding="utf-8")
+                    parts={"scorer": "topics:score", "primary": "topics:primary", "labelstudio": "topics:LABELSTUDIO"})
+    '''
+"""A document-level label kind written outside smallext (a package ``topics``): its schema section, Document field,
+scorer and Label Studio form."""
+
+
+def _topics_package(tmp_path) -> None:
+    (tmp_path / "topics").mkdir()
+    (tmp_path / "topics" / "__init__.py").write_text(textwrap.dedent(TOPICS), encoding="utf-8")
+
+
+def test_a_new_kind_is_one_package_and_one_registration(tmp_path):
+    """A document-level label kind written outside smallext: its section in the schema, its field in Documents and
+    JSON Lines, its section of the evaluation result, and a schema with only its section."""
+    _topics_package(tmp_path)
     res = _run("""
         import json, sys
         sys.path.insert(0, ".")
@@ -143,48 +163,18 @@ def test_label_studio_and_docbin_take_each_kind_from_the_registry(tmp_path):
     taken out, entity-only documents still travel (they passed ``relations=`` by name); a kind registered from
     outside smallext with a ``labelstudio`` part gets its control into the config, its results into the tasks and
     its layer back from an export, and its layer through a DocBin in its JSON form."""
+    _topics_package(tmp_path)
     res = _run(f"""
         import json, sys
+        sys.path.insert(0, ".")
         from smallext import kinds
         kinds.unregister("relations")
-        from pydantic import BaseModel, ConfigDict
+        import topics
+        kinds.register(topics.KIND)
         from smallext.doc import Document, Span
         from smallext.io.docbin import read_docbin, write_docbin
         from smallext.io.labelstudio import labeling_config, read_export, to_task
-        from smallext.kinds.base import Kind
-        from smallext.schema import Schema, Section, load_schema
-
-        class TopicType(BaseModel):
-            model_config = ConfigDict(extra="forbid", frozen=True)
-            name: str
-            definition: str
-
-        class TopicLayer:
-            field, on_spans = "topics", False
-            def from_json(self, value):
-                return [str(v) for v in value]
-            def to_json(self, items):
-                return list(items)
-            def check(self, doc, items):
-                pass
-            def follow(self, items, new_index):
-                return list(items)
-
-        class TopicLabelStudio:
-            types = ("choices",)
-            def config_tags(self, schema):
-                return ['<Choices name="topic" toName="text" choice="multiple">'
-                        + "".join(f'<Choice value="{{t.name}}"/>' for t in schema.topic_types) + "</Choices>"]
-            def results(self, doc):
-                return [{{"from_name": "topic", "to_name": "text", "type": "choices",
-                         "value": {{"choices": list(doc.topics)}}}}] if doc.topics else []
-            def read(self, items, reading):
-                reading.layers["topics"] = [c for x in items for c in x["value"]["choices"]]
-
-        sys.modules["toy_topics"] = sys.modules["__main__"]
-        kinds.register(Kind("topics", Section("topic_types", TopicType), TopicLayer(),
-                            parts={{"labelstudio": "toy_topics:LABELSTUDIO"}}))
-        LABELSTUDIO = TopicLabelStudio()
+        from smallext.schema import Schema, load_schema
 
         ai = load_schema({str(REPO / "schemas" / "crossner-ai.yaml")!r})
         schema = Schema.model_validate({{**ai.model_dump(), "topic_types": [{{"name": "sport", "definition": "s"}}]}})
