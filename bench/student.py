@@ -125,8 +125,8 @@ def train_cached(name: str, train, dev, config, card, group_documents: bool, tes
     from smallext.io.atomic import atomic_write
     from smallext.schema import load_schema
     from smallext.students.export import package
-    from smallext.students.train import predict as predict_fn
     from smallext.students.train import fit as train_fn
+    from smallext.students.train import predict as predict_fn
 
     out = RUNS / "student" / name
     done = out.parent / f"{name}.done.json"
