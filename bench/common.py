@@ -116,12 +116,16 @@ def run(cfg: dict) -> dict:
 
 
 def row(name: str, m: dict, who: str, *, scores_key: str = "scores") -> dict:
-    """One table row from a distill run's metrics: ``who`` is ``teacher`` or ``student``."""
-    t = m["test"][who]
-    s = t[scores_key]["micro"]
-    r = {"system": name, "f1": s["f1"], "ci95": s["ci95"], "precision": s["precision"], "recall": s["recall"],
-         "documents": t[scores_key]["documents"], "documents_per_s": t["timing"]["documents_per_s"],
-         "latency_p50_ms": t["timing"]["latency_p50_ms"], "peak_rss_mb": t["peak_rss_mb"]}
+    """One table row from a distill run's metrics (``metrics.json``, read as :class:`smallext.report.Metrics`):
+    ``who`` is ``teacher`` or ``student``."""
+    from smallext.report import Metrics
+
+    t = getattr(Metrics.model_validate(m).test, who)
+    scores = getattr(t, scores_key)
+    s = scores.entities.micro
+    r = {"system": name, "f1": s.f1, "ci95": s.ci95, "precision": s.precision, "recall": s.recall,
+         "documents": scores.documents, "documents_per_s": t.timing.documents_per_s,
+         "latency_p50_ms": t.timing.latency_p50_ms, "peak_rss_mb": t.peak_rss_mb}
     if who == "teacher":
-        r["latency_unit"] = t["timing"].get("latency_unit", "per document")
+        r["latency_unit"] = t.timing.latency_unit or "per document"
     return r

@@ -51,14 +51,18 @@ def _kept(path: Path, make) -> dict:
     return res
 
 
-def _scores(res: dict) -> dict:
-    rel = res.get("relations") or {}
-    return {"entity_f1": res["micro"]["f1"], "entity_ci95": res["micro"]["ci95"],
-            "relation_strict_f1": rel.get("strict", {}).get("micro", {}).get("f1", 0.0),
-            "relation_strict_ci95": rel.get("strict", {}).get("micro", {}).get("ci95"),
-            "relation_boundaries_f1": rel.get("boundaries", {}).get("micro", {}).get("f1", 0.0),
-            "relation_per_type": {t: v["f1"] for t, v in rel.get("strict", {}).get("per_type", {}).items()},
-            "documents": res["documents"]}
+def _scores(res) -> dict:
+    """The numbers of an evaluation result (a dict or :class:`smallext.evaluate.Evaluation`) the results file keeps."""
+    from smallext.evaluate import Evaluation
+
+    ev = Evaluation.model_validate(res)
+    ent, rel = ev.section("entities"), ev.section("relations")
+    return {"entity_f1": ent.micro.f1, "entity_ci95": ent.micro.ci95,
+            "relation_strict_f1": rel.strict.micro.f1 if rel else 0.0,
+            "relation_strict_ci95": rel.strict.micro.ci95 if rel else None,
+            "relation_boundaries_f1": rel.boundaries.micro.f1 if rel else 0.0,
+            "relation_per_type": {t: v.f1 for t, v in rel.strict.per_type.items()} if rel else {},
+            "documents": ev.documents}
 
 
 def gold_student(name: str, args) -> dict:
@@ -127,14 +131,16 @@ def distilled(args) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, out / "teacher_test.store.sqlite")
     run(cfg)
-    m = json.loads((out / "metrics.json").read_text())
-    t = m["test"]
-    return {"corpus_documents": m["annotation"]["documents"], "annotation_seconds": m["stage_seconds"]["annotate"],
-            "teacher": _scores(t["teacher"]["scores"]), "student_on_teacher_sample":
-            _scores(t["student"]["scores_on_teacher_sample"]), "student": _scores(t["student"]["scores"]),
-            "speedup_documents_per_s": t["speedup_documents_per_s"],
-            "student_documents_per_s": t["student"]["timing"]["documents_per_s"],
-            "teacher_documents_per_s": t["teacher"]["timing"]["documents_per_s"], "report": str(out / "report.md")}
+    from smallext.report import Metrics
+
+    m = Metrics.model_validate_json((out / "metrics.json").read_text())
+    t = m.test
+    return {"corpus_documents": m.annotation.documents, "annotation_seconds": m.stage_seconds.annotate,
+            "teacher": _scores(t.teacher.scores), "student_on_teacher_sample":
+            _scores(t.student.scores_on_teacher_sample), "student": _scores(t.student.scores),
+            "speedup_documents_per_s": t.speedup_documents_per_s,
+            "student_documents_per_s": t.student.timing.documents_per_s,
+            "teacher_documents_per_s": t.teacher.timing.documents_per_s, "report": str(out / "report.md")}
 
 
 def speed(model: Path, args) -> dict:

@@ -121,3 +121,84 @@ def test_macro_average_leaves_out_types_absent_from_both_sides():
     assert named["per_type"]["ORG"]["support"] == 0  # still listed, with zero counts
     only = evaluate(g, p, n_boot=0, labels=["PER", "ORG"])  # LOC is ignored on both sides
     assert only["macro"]["f1"] == 1.0 and only["micro"]["f1"] == 1.0
+
+
+# ---- the typed result: Evaluation ------------------------------------------------------------------------------
+
+def _relation_pair():
+    from smallext.kinds.relations import Relation
+
+    text = "Ann works for Acme in Rome ."
+    spans = [Span(0, 3, "PER"), Span(14, 18, "ORG"), Span(22, 26, "LOC")]
+    gold = Document("a", text, spans, relations=[Relation(0, 1, "Work_For"), Relation(1, 2, "Based_In")])
+    pred = Document("a", text, spans[:2] + [Span(22, 26, "ORG")], relations=[Relation(0, 1, "Work_For")])
+    return gold, pred
+
+
+def test_an_evaluation_validates_into_its_typed_form_and_dumps_back_the_same():
+    import json
+
+    from smallext.evaluate import Evaluation, TypeScores
+    from smallext.kinds.entities.report import EntityScores
+    from smallext.kinds.relations.report import RelationScores
+
+    gold, pred = _relation_pair()
+    res = evaluate([gold], [pred], n_boot=20)
+    ev = Evaluation.model_validate(res)
+    assert isinstance(ev.entities, EntityScores) and isinstance(ev.relations, RelationScores)
+    assert ev.section("entities") is ev.entities and ev.section("records") is None
+    assert list(ev.sections) == ["entities", "relations"]
+    assert (ev.entities.micro.tp, ev.entities.micro.fp, ev.entities.micro.fn) == (2, 1, 1)
+    assert ev.entities.support == {"LOC": 1, "ORG": 1, "PER": 1} and isinstance(ev.entities.per_type["ORG"], TypeScores)
+    assert (ev.relations.strict.micro.tp, ev.relations.strict.micro.fn) == (1, 1)
+    assert ev.selection.kind == "entities" and ev.selection.score == res["micro"]["f1"] == ev.entities.micro.f1
+    # the dump is the result, key for key and in the same order (the entity alias at the top level first)
+    assert json.dumps(ev.model_dump()) == json.dumps(res)
+    assert list(res) == ["micro", "macro", "per_type", "support", "documents", "entities", "relations", "selection"]
+
+
+def test_results_written_before_sections_and_slimmed_ones_still_validate():
+    """A result of 48478fe's evaluate (entity scores at the top level only, no selection) and a slimmed one (no
+    support tables, as model cards and config.json keep them)."""
+    from smallext.evaluate import Evaluation, selection_score, slim
+
+    gold, pred = _relation_pair()
+    res = evaluate([gold], [pred], n_boot=0)
+    old = {k: res[k] for k in ("micro", "macro", "per_type", "support", "documents", "relations")}
+    ev = Evaluation.model_validate(old)
+    assert ev.entities.micro == Evaluation.model_validate(res).entities.micro and ev.relations is not None
+    assert ev.selection.kind == "entities" and ev.selection.score == selection_score(old) == res["micro"]["f1"]
+    assert ev.model_dump() == res  # read once, it is written in today's form: entities and selection added
+    thin = Evaluation.model_validate(slim(res))
+    assert thin.entities.support is None and "support" not in thin.model_dump()
+    assert thin.model_dump() == slim(res)
+    with pytest.raises(ValueError, match="micro"):
+        Evaluation.model_validate({**res, "entities": {"macro": res["macro"], "per_type": {}}})
+
+
+def test_a_section_of_a_kind_without_a_model_is_kept_as_it_came():
+    from smallext.evaluate import Evaluation
+
+    g = [Document("a", "x", [])]
+    res = {**evaluate(g, g, n_boot=0), "topics": {"anything": [1, 2]}}
+    ev = Evaluation.model_validate(res)
+    assert ev.section("topics") == {"anything": [1, 2]} and ev.model_dump()["topics"] == {"anything": [1, 2]}
+
+
+def test_each_kind_prints_its_table_for_the_terminal():
+    from rich.console import Console
+
+    from smallext.evaluate import Evaluation
+    from smallext.kinds import KINDS
+
+    gold, pred = _relation_pair()
+    ev = Evaluation.model_validate(evaluate([gold], [pred], n_boot=0))
+    console = Console(record=True, width=120)
+    for kind in KINDS.values():
+        for part in kind.load("table")(ev.section(kind.name), ev.documents):
+            console.print(part)
+    text = console.export_text()
+    assert "Entity-level scores (strict match)" in text
+    assert "micro F1 0.6667  (95% CI 0.0000-0.0000, 1 documents)" in text
+    assert "Relation scores (strict | boundaries)" in text
+    assert "relation micro F1: strict 0.6667, boundaries 0.6667" in text

@@ -313,8 +313,8 @@ def test_a_distill_run_on_ray_measures_the_students_throughput_there(cluster, ti
     again = ray_throughput(tiny_student, texts, tmp_path / "rt", address="auto")  # a fresh folder each time
     assert again["documents"] == 200
     timing = {"documents_per_s": 1.0, "tokens_per_s": 1.0, "latency_p50_ms": 1.0, "latency_p95_ms": 1.0}
-    scores = {"micro": {"f1": 0.5, "precision": 0.5, "recall": 0.5, "ci95": [0.4, 0.6]}, "documents": 1,
-              "per_type": {}}
+    scores = {"micro": {"f1": 0.5, "precision": 0.5, "recall": 0.5, "ci95": [0.4, 0.6], "tp": 1, "fp": 1, "fn": 1},
+              "macro": {"f1": 0.5, "precision": 0.5, "recall": 0.5}, "documents": 1, "per_type": {}}
     m = {"config": {"schema": "s", "corpus": "c", "teacher": "gold", "student": {"base_model": "minilm", "epochs": 1},
                     "teacher_options": {}},
          "annotation": {"documents": 1, "spans": 1, "failed": 0, "ungrounded_rate": 0.0, "tokens_in": 0,

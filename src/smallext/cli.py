@@ -196,7 +196,8 @@ def evaluate_cmd(
     """Entity-level strict-match precision, recall and F1 (micro, macro, per type) with a bootstrap CI; relation
     scores (strict and boundaries) when the gold or the predictions have relations."""
     from smallext.datasets import load_documents
-    from smallext.evaluate import evaluate, render_relation_table, render_table
+    from smallext.evaluate import Evaluation, evaluate
+    from smallext.kinds import KINDS
     from smallext.schema import load_schema
 
     gold_docs, sch = load_documents(gold), None
@@ -204,15 +205,12 @@ def evaluate_cmd(
         sch = load_schema(schema)
         gold_docs = sch.map_documents(gold_docs)
     result = evaluate(gold_docs, load_documents(pred), subset=subset, n_boot=n_boot, schema=sch)
-    out.print(render_table(result))
-    m = result["micro"]
-    lo, hi = m["ci95"]
-    out.print(f"micro F1 {m['f1']:.4f}  (95% CI {lo:.4f}-{hi:.4f}, {result['documents']:,} documents)")
-    if "relations" in result:
-        out.print(render_relation_table(result))
-        r = result["relations"]
-        out.print(f"relation micro F1: strict {r['strict']['micro']['f1']:.4f}, "
-                  f"boundaries {r['boundaries']['micro']['f1']:.4f}")
+    scores = Evaluation.model_validate(result)
+    for kind in KINDS.values():  # each kind's table and line, for the sections the result has
+        section = scores.section(kind.name)
+        if section is not None and kind.has("table"):
+            for part in kind.load("table")(section, scores.documents):
+                out.print(part)
     if json_out is not None:
         write_json(result, json_out)
 

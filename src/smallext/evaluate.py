@@ -17,12 +17,10 @@ left out of the macro average: it has no score to average, not a score of zero. 
 interval from a document-level percentile bootstrap (Efron & Tibshirani, 1993; Koehn, 2004 for its use in
 NLP): documents are resampled with replacement and micro F1 recomputed.
 
-Relations (when the gold or the predictions have any) are scored in the two settings of Taillé et al. (2020),
-"Let's Stop Incorrect Comparisons in End-to-end Relation Extraction!" (EMNLP): **strict** (both arguments'
-boundaries and entity types and the relation type match) and **boundaries** (the arguments' boundaries and the
-relation type match; their entity types are ignored). A relation type named symmetric matches in either
-direction: both sides are put in one canonical order first, as SpERT's evaluator does (Eberts & Ulges, 2020,
-``spert/evaluator.py``). Micro scores get the same bootstrap interval.
+Every other kind's scorer documents its own section (the relations kind's: strict and boundaries settings,
+:mod:`smallext.kinds.relations.scorer`). :class:`Evaluation` is the typed form of a result: each kind's section is
+validated into the model its kind registers (its ``scores`` part), and readers use
+``Evaluation.model_validate(result)`` and attributes rather than string keys.
 
 JSON form::
 
@@ -33,7 +31,7 @@ JSON form::
      "per_type": {"PER": {"precision", "recall", "f1", "tp", "fp", "fn", "support"}},
      "support": {"PER": 1617, ...}, "documents": 3453,
      "relations": {"strict": {"micro": {...}, "macro": {...}, "per_type": {...}},
-                   "boundaries": {...}}}          # only when there are relations
+                   "boundaries": {...}}}          # each other kind's section, when it has one
 """
 
 from __future__ import annotations
@@ -44,13 +42,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
 
 from smallext.doc import Document
 from smallext.errors import SmallextError
 from smallext.kinds import KINDS
 
-__all__ = ["Scoring", "align", "counted_scores", "evaluate", "evaluate_relations", "prf", "sections", "summary",
-           "render_relation_table", "render_table", "selection_score", "slim"]
+__all__ = ["CountedScores", "Evaluation", "MicroScores", "Scores", "Scoring", "Selection", "TypeScores", "align",
+           "counted_scores", "evaluate", "prf", "render_table", "sections", "selection_score", "slim", "summary"]
 
 
 def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -59,6 +58,116 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     r = tp / (tp + fn) if tp + fn else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
     return p, r, f
+
+
+class Scores(BaseModel):
+    """Precision, recall and F1, each in [0, 1] (0.0 when its denominator is 0)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    precision: float
+    recall: float
+    f1: float
+
+
+class TypeScores(Scores):
+    """One type's scores and counts; ``support`` is its gold count (``tp + fn``)."""
+
+    tp: int
+    fp: int
+    fn: int
+    support: int
+
+
+class MicroScores(Scores):
+    """Scores over every item, with the document-bootstrap 95% interval of F1 (``[0.0, 0.0]`` without resamples)."""
+
+    ci95: list[float]
+    tp: int
+    fp: int
+    fn: int
+
+
+class CountedScores(BaseModel):
+    """What :func:`counted_scores` returns, the building block of every kind's section: ``micro``, ``macro`` (the
+    unweighted mean over the types present) and ``per_type``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    micro: MicroScores
+    macro: Scores
+    per_type: dict[str, TypeScores]
+
+
+class Selection(BaseModel):
+    """The score that represents an evaluation: the ``primary`` score of the ``kind`` section it comes from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    score: float
+
+
+_ALIAS = ("micro", "macro", "per_type", "support")
+"""The entities section's keys, also at the top level of a result (the documented alias, for one release)."""
+
+
+class Evaluation(BaseModel):
+    """An :func:`evaluate` result: ``documents``, ``selection`` and one section per kind of output scored.
+
+    A kind's section is an attribute named for the kind (``ev.entities``, ``ev.relations``; :meth:`section` names it
+    by a string) and is validated into the model its kind registers as its ``scores`` part
+    (:class:`smallext.kinds.entities.report.EntityScores`, :class:`smallext.kinds.relations.report.RelationScores`);
+    the section of a kind without one, or of a kind not registered, is kept as it came. The JSON dump has the entity
+    scores at the top level too (the alias) and keys in the order :func:`evaluate` has always written them.
+
+    Results written before sections existed (entity scores at the top level only, no ``selection``) validate too:
+    their top level is the entities section and their selection its micro F1.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    documents: int
+    selection: Selection
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        alias = {k: data.pop(k) for k in _ALIAS if k in data}
+        if "entities" not in data and "micro" in alias:  # written before sections: the top level is the section
+            data["entities"] = alias
+        out: dict[str, Any] = {"documents": data.pop("documents", None)}
+        selection = data.pop("selection", None)
+        for name, section in data.items():
+            kind = KINDS.get(name)
+            out[name] = (kind.load("scores").model_validate(section)
+                         if kind is not None and kind.has("scores") and section is not None else section)
+        if selection is None and "entities" in data:  # written before sections: entity micro F1 represented it
+            raw = data["entities"]
+            raw = raw.model_dump() if isinstance(raw, BaseModel) else raw
+            selection = {"kind": "entities", "score": KINDS["entities"].load("primary")(raw)}
+        out["selection"] = selection
+        return out
+
+    def section(self, kind: str) -> Any:
+        """The section of the kind called ``kind`` (its ``scores`` model), or None when the result has none."""
+        return (self.__pydantic_extra__ or {}).get(kind)
+
+    @property
+    def sections(self) -> dict[str, Any]:
+        """Kind name -> its section, in the result's order."""
+        return dict(self.__pydantic_extra__ or {})
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        entities = data.get("entities")
+        alias = {k: entities[k] for k in _ALIAS if k in entities} if isinstance(entities, dict) else {}
+        rest = {k: v for k, v in data.items() if k not in ("documents", "selection")}
+        return {**alias, "documents": data["documents"], **rest, "selection": data["selection"]}
 
 
 @dataclass
@@ -185,24 +294,6 @@ def counted_scores(per_doc: Iterable[tuple[Counter, Counter, Counter]], n_docs: 
     return _scores(tp, fp, fn, sums, set(tp) | set(fp) | set(fn) | (keep or set()), ctx.n_boot, ctx.seed)
 
 
-def evaluate_relations(
-    pairs: Sequence[tuple[Document, Document]], *, symmetric: Iterable[str] = (), n_boot: int = 1000, seed: int = 0,
-    labels: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """Relation scores of aligned ``(gold, prediction)`` pairs (see :func:`align`) in both settings: the relations
-    kind's scorer (:mod:`smallext.kinds.relations.scorer`), kept here for callers of earlier releases.
-
-    Returns:
-        ``{"strict": {"micro", "macro", "per_type"}, "boundaries": {...}}``; all scores in [0, 1].
-    """
-    ctx = Scoring(None, {"relations": list(labels) if labels is not None else None}, n_boot, seed, list(symmetric))
-    score = KINDS["relations"].load("scorer")
-    out = score(pairs, ctx)
-    if out is None:  # no relation on either side: the zero scores of an empty comparison
-        out = score(pairs, Scoring(None, {"relations": []}, n_boot, seed))
-    return out
-
-
 def evaluate(
     gold: Iterable[Document],
     pred: Iterable[Document],
@@ -232,8 +323,9 @@ def evaluate(
         kind_labels: kind name -> type names, for kinds other than entities and relations.
 
     Returns:
-        The JSON-ready dict described in the module docstring. All scores are in [0, 1]. A kind with nothing to
-        score (not in the schema, no item on either side) has no section.
+        The JSON-ready dict described in the module docstring, the dump of an :class:`Evaluation` (read one back
+        with ``Evaluation.model_validate(result)``). All scores are in [0, 1]. A kind with nothing to score (not in
+        the schema, no item on either side) has no section.
 
     Raises:
         SmallextError: mismatched documents (see :func:`align`).
@@ -253,8 +345,10 @@ def evaluate(
     declared = [k for k in KINDS if k in sections and (schema is None or KINDS[k].declared(schema))]
     first = "entities" if schema is None or KINDS["entities"].declared(schema) or not declared else declared[0]
     selected = entities if first == "entities" else sections[first]
-    return {**entities, "documents": len(pairs), "entities": entities, **sections,
-            "selection": {"kind": first, "score": KINDS[first].load("primary")(selected)}}
+    result = Evaluation.model_validate({
+        "documents": len(pairs), "entities": entities, **sections,
+        "selection": {"kind": first, "score": KINDS[first].load("primary")(selected)}})
+    return result.model_dump()  # the typed contract's JSON form: the entities alias at the top level, then the rest
 
 
 def sections(result: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]:
@@ -275,9 +369,12 @@ def summary(result: dict[str, Any]) -> str:
     return ", ".join(kind.load("summary")(s) for kind, s in sections(result) if kind.has("summary"))
 
 
-def selection_score(result: dict[str, Any]) -> float:
+def selection_score(result: dict[str, Any] | Evaluation) -> float:
     """The score that represents an :func:`evaluate` result (its ``selection``; entity micro F1 in results written
-    before sections existed)."""
+    before sections existed). A dict is read as it is, not validated: model cards of earlier releases keep slimmed
+    results whose shape no release checked."""
+    if isinstance(result, Evaluation):
+        return result.selection.score
     sel = result.get("selection")
     return sel["score"] if sel else result["micro"]["f1"]
 
@@ -291,43 +388,8 @@ def slim(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def render_table(result: dict[str, Any], title: str = "Entity-level scores (strict match)"):
-    """A :class:`rich.table.Table` of per-type, micro and macro scores from :func:`evaluate`'s result."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    for col in ("type", "precision", "recall", "F1", "support"):
-        table.add_column(col, justify="left" if col == "type" else "right")
-    for t, v in result["per_type"].items():
-        table.add_row(t, f"{v['precision']:.4f}", f"{v['recall']:.4f}", f"{v['f1']:.4f}", str(v["support"]))
-    m = result["micro"]
-    lo, hi = m["ci95"]
-    table.add_section()
-    table.add_row(
-        "micro", f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}  [{lo:.4f}, {hi:.4f}]",
-        str(m["tp"] + m["fn"]),
-    )
-    a = result["macro"]
-    table.add_row("macro", f"{a['precision']:.4f}", f"{a['recall']:.4f}", f"{a['f1']:.4f}", "")
-    return table
-
-
-def render_relation_table(result: dict[str, Any]):
-    """A :class:`rich.table.Table` of the relation scores in :func:`evaluate`'s result (strict and boundaries,
-    per relation type and micro)."""
-    from rich.table import Table
-
-    rel = result["relations"]
-    table = Table(title="Relation scores (strict | boundaries)")
-    for col in ("relation type", "P strict", "R strict", "F1 strict", "F1 boundaries", "support"):
-        table.add_column(col, justify="left" if col == "relation type" else "right")
-    for t, v in rel["strict"]["per_type"].items():
-        b = rel["boundaries"]["per_type"][t]
-        table.add_row(t, f"{v['precision']:.4f}", f"{v['recall']:.4f}", f"{v['f1']:.4f}", f"{b['f1']:.4f}",
-                      str(v["support"]))
-    m, b = rel["strict"]["micro"], rel["boundaries"]["micro"]
-    lo, hi = m["ci95"]
-    table.add_section()
-    table.add_row("micro", f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}  [{lo:.4f}, {hi:.4f}]",
-                  f"{b['f1']:.4f}", str(m["tp"] + m["fn"]))
-    return table
+def render_table(result: dict[str, Any] | Evaluation, title: str = "Entity-level scores (strict match)"):
+    """A :class:`rich.table.Table` of per-type, micro and macro entity scores from :func:`evaluate`'s result: the
+    entities kind's ``table`` part (:func:`smallext.kinds.entities.report.table`), kept here for its callers."""
+    ev = Evaluation.model_validate(result)
+    return KINDS["entities"].load("table")(ev.section("entities"), ev.documents, title=title)[0]

@@ -1,4 +1,10 @@
-"""Human-readable reports of a distillation: ``report.md`` and a one-page ``report.html`` with plots."""
+"""Human-readable reports of a distillation: ``report.md`` and a one-page ``report.html`` with plots.
+
+The report is rendered from ``metrics.json``, whose typed form is :class:`Metrics` (the evaluate stage builds one
+and writes its dump; :func:`render_markdown` and the kinds' report sections read one). Each kind of output with a
+``report`` part (``kinds/<kind>/report.py``: ``section(test) -> lines``) adds its section of the test results, in
+registration order; :func:`per_type_table` is the per-type F1 table they share.
+"""
 
 from __future__ import annotations
 
@@ -8,38 +14,213 @@ import io
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_serializer, model_validator
+
+from smallext.evaluate import Evaluation, TypeScores
 from smallext.io.atomic import atomic_write
+from smallext.kinds import KINDS
 from smallext.students.base import layers_phrase
 
+__all__ = ["AnnotationClock", "AnnotationSummary", "Facts", "Metrics", "RayTiming", "RunConfig", "StageSeconds",
+           "StudentResult", "TeacherResult", "TestResults", "Timing", "TrainingFacts", "annotation_time",
+           "gold_examples_note", "html_page", "kind_sections", "labels_kind", "per_type_table", "plots",
+           "quality_lines", "render_html", "render_markdown", "review_curve", "review_lines", "review_notes",
+           "training_data", "write_report"]
 
-def annotation_time(ann: dict) -> str:
+Number = int | float
+"""A count of seconds and the like, kept as written (an int stays an int in the JSON)."""
+
+
+class Facts(BaseModel):
+    """A part of ``metrics.json``: the fields its readers use, typed; every other key kept as it came. Its dump has
+    the keys it was given, in the order given (a field left out stays out), so that a file read and written again,
+    and the file the writer builds, keep the shape they have always had."""
+
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+
+    _order: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_order(cls, data: Any, handler: Any) -> Any:
+        model = handler(data)
+        if isinstance(data, dict):
+            model._order = tuple(data)
+        return model
+
+    @model_serializer(mode="wrap")
+    def _as_given(self, handler: Any) -> dict[str, Any]:
+        out = handler(self)
+        fields = type(self).model_fields
+        given = {fields[n].alias or n if n in fields else n for n in self.model_fields_set}
+        names = {n: fields[n].alias or n for n in fields}
+        order = [names.get(k, k) for k in self._order]
+        rank = {k: i for i, k in enumerate(order)}
+        return {k: out[k] for k in sorted((k for k in out if k in given), key=lambda k: rank.get(k, len(rank)))}
+
+
+class StudentFacts(Facts):
+    """The config's ``student`` (:class:`~smallext.students.options.StudentOptions` as written)."""
+
+    base_model: str
+    epochs: int
+    layers: int | None = None
+
+
+class TeacherOptionsFacts(Facts):
+    """The config's ``teacher_options`` (the teacher kind's options as written)."""
+
+    examples: str | None = None
+
+
+class RunConfig(Facts):
+    """``config``: the distill config as run (:class:`~smallext.pipeline.config.DistillConfig`'s dump by alias)."""
+
+    schema_path: str = Field(alias="schema")
+    corpus: str | list[str]
+    teacher: str
+    student: StudentFacts
+    teacher_options: TeacherOptionsFacts | None = None
+    dev: str | None = None
+
+
+class AnnotationClock(Facts):
+    """What :func:`annotation_time` reads of an annotation summary."""
+
+    documents: int
+    wall_seconds: Number
+    annotated_this_run: int | None = None
+    annotated_all_runs: int | None = None
+    wall_seconds_all_runs: Number | None = None
+
+
+class AnnotationSummary(AnnotationClock):
+    """``annotation``: the teacher's :func:`~smallext.teachers.annotate.annotate` summary of the corpus."""
+
+    spans: int
+    failed: int
+    ungrounded_rate: float
+    tokens_in: int
+    tokens_out: int
+    estimated_cost: Number | None = None
+
+
+class TrainingFacts(Facts):
+    """``training``: what the student trained on (the train stage's result)."""
+
+    train_documents: int
+    gold_documents: int | None = None
+    dev: str | None = None
+    seconds: Number | None = None
+    dev_f1_int8: float | None = None
+
+
+class Timing(Facts):
+    """Throughput and latency of one system (:mod:`smallext.measure`)."""
+
+    documents_per_s: float
+    tokens_per_s: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_unit: str | None = None
+    passes: int | None = None
+
+
+class RayTiming(Facts):
+    """The student's batch throughput on a Ray cluster (:func:`~smallext.scale.extract.ray_throughput`)."""
+
+    documents: int
+    workers: int
+    threads: int
+    documents_per_s: float
+
+
+class TeacherResult(Facts):
+    """The teacher on the test sample: its scores, speed and memory."""
+
+    scores: Evaluation
+    timing: Timing
+    peak_rss_mb: float
+    annotation: dict[str, Any] | None = None
+
+
+class StudentResult(Facts):
+    """The student on the whole test set (and on the teacher's sample): scores, speed, memory, size."""
+
+    scores: Evaluation
+    scores_on_teacher_sample: Evaluation
+    timing: Timing
+    peak_rss_mb: float
+    size_mb: float
+    timing_ray: RayTiming | None = None
+
+
+class TestResults(Facts):
+    """``test``: teacher and student on the gold test set, side by side, and their agreement."""
+
+    __test__ = False  # not a pytest class
+
+    dataset: str
+    documents: int
+    teacher_documents: int
+    teacher_sampled: bool
+    teacher: TeacherResult
+    student: StudentResult
+    agreement: Evaluation
+    speedup_documents_per_s: float
+
+
+class StageSeconds(Facts):
+    """``stage_seconds``: wall time of the annotate, train and evaluate stages."""
+
+    annotate: Number
+    train: Number | None = None
+    evaluate: Number
+
+
+class Metrics(Facts):
+    """``metrics.json``, a distill run's measurements (written by the pipeline's evaluate stage).
+
+    ``quality`` and ``review`` are the quality and review stages' summaries as they wrote them. Files written by
+    earlier releases validate too (their evaluation results have entity scores at the top level only)."""
+
+    config: RunConfig
+    annotation: AnnotationSummary
+    training: TrainingFacts
+    quality: dict[str, Any] | None = None
+    review: dict[str, Any] | None = None
+    test: TestResults | None = None
+    stage_seconds: StageSeconds | None = None
+    wall_seconds: Number | None = None
+
+
+def annotation_time(ann: AnnotationClock | dict[str, Any]) -> str:
     """The teacher's annotation wall time, in words, from an :func:`~smallext.teachers.annotate.annotate`
     summary: over every run of its store when they kept a clock, else the last run's and for how many documents."""
-    if ann.get("annotated_all_runs"):
-        n = ann["annotated_all_runs"]
-        return f"{ann['wall_seconds_all_runs'] / 60:.1f} min for {n} documents" + (
-            "" if n == ann["documents"] else f" (of {ann['documents']}; the rest from earlier runs without a clock)")
-    n = ann.get("annotated_this_run", ann["documents"])
-    if n and n != ann["documents"]:
-        return f"{ann['wall_seconds'] / 60:.1f} min for the {n} documents annotated by the last run"
-    return f"{ann['wall_seconds'] / 60:.1f} min"
+    a = AnnotationClock.model_validate(ann)
+    if a.annotated_all_runs:
+        n = a.annotated_all_runs
+        return f"{(a.wall_seconds_all_runs or 0) / 60:.1f} min for {n} documents" + (
+            "" if n == a.documents else f" (of {a.documents}; the rest from earlier runs without a clock)")
+    n = a.documents if a.annotated_this_run is None else a.annotated_this_run
+    if n and n != a.documents:
+        return f"{a.wall_seconds / 60:.1f} min for the {n} documents annotated by the last run"
+    return f"{a.wall_seconds / 60:.1f} min"
 
 
 def _f(x: float | None, fmt: str = ".3f") -> str:
     return "-" if x is None else format(x, fmt)
 
 
-def _rows(m: dict[str, Any]) -> list[list[str]]:
-    t = m["test"]
+def _rows(m: Metrics) -> list[list[str]]:
+    t = m.test
     rows = []
-    for who, label in (("teacher", f"teacher ({m['config']['teacher']})"), ("student", "student (int8 ONNX)")):
-        r = t[who]
-        s = r["scores"]["micro"]
-        tm = r["timing"]
+    for r, label in ((t.teacher, f"teacher ({m.config.teacher})"), (t.student, "student (int8 ONNX)")):
+        s, tm = r.scores.entities.micro, r.timing
         rows.append([
-            label, f"{s['f1']:.3f} ({s['ci95'][0]:.3f}-{s['ci95'][1]:.3f})", _f(s["precision"]), _f(s["recall"]),
-            str(r["scores"]["documents"]), _f(tm["documents_per_s"], ",.2f"), _f(tm["tokens_per_s"], ",.0f"),
-            _f(tm["latency_p50_ms"], ",.1f"), _f(tm["latency_p95_ms"], ",.1f"), _f(r["peak_rss_mb"], ",.0f"),
+            label, f"{s.f1:.3f} ({s.ci95[0]:.3f}-{s.ci95[1]:.3f})", _f(s.precision), _f(s.recall),
+            str(r.scores.documents), _f(tm.documents_per_s, ",.2f"), _f(tm.tokens_per_s, ",.0f"),
+            _f(tm.latency_p50_ms, ",.1f"), _f(tm.latency_p95_ms, ",.1f"), _f(r.peak_rss_mb, ",.0f"),
         ])
     return rows
 
@@ -70,9 +251,9 @@ def training_data(train_documents: int, gold_documents: int, teacher: str, pool:
             + gold_examples_note(gold_documents, pool, markdown=markdown))
 
 
-def _training_data(t: dict[str, Any], cfg: dict[str, Any]) -> str:
-    return training_data(t["train_documents"], t.get("gold_documents") or 0, cfg["teacher"],
-                         (cfg.get("teacher_options") or {}).get("examples"), markdown=True)
+def _training_data(t: TrainingFacts, cfg: RunConfig) -> str:
+    return training_data(t.train_documents, t.gold_documents or 0, cfg.teacher,
+                         cfg.teacher_options.examples if cfg.teacher_options else None, markdown=True)
 
 
 def quality_lines(q: dict[str, Any] | None) -> list[str]:
@@ -99,10 +280,11 @@ def quality_lines(q: dict[str, Any] | None) -> list[str]:
                         f"{e['tokens_in']:,} tokens in and {e['tokens_out']:,} out, {e['wall_seconds'] / 60:.1f} min"
                         + (f", {e['failed']} failed (their first labels kept)" if e["failed"] else "") + "."]
     if q.get("student_without_repair"):
-        w, wo = q["student_with_repair"]["micro"], q["student_without_repair"]["micro"]
-        lines += [f"Student F1 on the test set with the repair {w['f1']:.3f} (P {w['precision']:.3f}, R "
-                  f"{w['recall']:.3f}); without it, on the teacher's labels as given, {wo['f1']:.3f} (P "
-                  f"{wo['precision']:.3f}, R {wo['recall']:.3f}).", ""]
+        w, wo = (Evaluation.model_validate(q[k]).entities.micro for k in ("student_with_repair",
+                                                                          "student_without_repair"))
+        lines += [f"Student F1 on the test set with the repair {w.f1:.3f} (P {w.precision:.3f}, R "
+                  f"{w.recall:.3f}); without it, on the teacher's labels as given, {wo.f1:.3f} (P "
+                  f"{wo.precision:.3f}, R {wo.recall:.3f}).", ""]
     per_type: dict[str, dict[str, int]] = {}
     for r in rounds:
         for t, c in r["per_type"].items():
@@ -130,13 +312,14 @@ def review_notes(review: dict[str, Any] | None) -> list[str]:
             + "; their reviewed labels replace the teacher's."]
 
 
-def review_curve(m: dict[str, Any]) -> tuple[list[int], list[float]] | None:
+def review_curve(m: Metrics | dict[str, Any]) -> tuple[list[int], list[float]] | None:
     """F1 on the gold dev set against documents reviewed: each review round's selecting student (trained on the
     labels reviewed so far) and the final student, or ``None`` when there is no gold dev set (``dev`` in the
     config) or fewer than two such students (strategies ``random`` and ``errors`` train none in the rounds).
     Returns ``(documents reviewed, micro F1 (strict, int8 ONNX))``."""
-    review, training = m.get("review"), m.get("training") or {}
-    if not review or not m["config"].get("dev"):
+    m = Metrics.model_validate(m)
+    review = m.review
+    if not review or not m.config.dev:
         return None
     xs, ys, seen = [], [], review.get("carried") or 0  # documents reviewed under earlier settings count too
     for r in review["rounds"]:
@@ -144,16 +327,17 @@ def review_curve(m: dict[str, Any]) -> tuple[list[int], list[float]] | None:
             xs.append(seen)
             ys.append(r["dev_f1"])
         seen += r["reviewed"]
-    if training.get("dev_f1_int8") is not None:
+    if m.training.dev_f1_int8 is not None:
         xs.append(seen)
-        ys.append(training["dev_f1_int8"])
+        ys.append(m.training.dev_f1_int8)
     return (xs, ys) if len(xs) >= 2 else None
 
 
-def review_lines(m: dict[str, Any]) -> list[str]:
+def review_lines(m: Metrics | dict[str, Any]) -> list[str]:
     """The report's section on the review loop: who reviewed, what each round changed, and (with a gold dev
     set) the dev F1 of the student trained on the labels reviewed so far (:func:`review_curve`)."""
-    review = m.get("review")
+    m = Metrics.model_validate(m)
+    review = m.review
     if not review:
         return []
     lines = ["## Review", "", *review_notes(review), "", "| round | reviewed | spans before | spans after | "
@@ -162,7 +346,7 @@ def review_lines(m: dict[str, Any]) -> list[str]:
               f"| {len(r.get('skipped') or [])} |" for r in review["rounds"]]
     curve = review_curve(m)
     if curve:
-        lines += ["", f"Student F1 on the gold dev set (`{m['config']['dev']}`) against documents reviewed (the "
+        lines += ["", f"Student F1 on the gold dev set (`{m.config.dev}`) against documents reviewed (the "
                       "students of the rounds, then the final one):", "",
                   "| documents reviewed | " + " | ".join(str(x) for x in curve[0]) + " |",
                   "|---|" + "---|" * len(curve[0]),
@@ -170,90 +354,85 @@ def review_lines(m: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def relation_lines(t: dict[str, Any]) -> list[str]:
-    """The relation section of a report (teacher and student side by side, strict and boundaries, per relation
-    type), or nothing when the test set and the predictions have no relations."""
-    tr, sr = t["teacher"]["scores"].get("relations"), t["student"]["scores"].get("relations")
-    if not tr and not sr:
-        return []
-    same = t["student"]["scores_on_teacher_sample"].get("relations")
+def per_type_table(first: str, teacher: dict[str, TypeScores], student: dict[str, TypeScores],
+                   columns: tuple[str, str] = ("teacher", "student")) -> list[str]:
+    """A Markdown table of F1 per type, teacher and student side by side, with each type's gold support (the
+    student's count, else the teacher's): the one per-type table every kind's report section uses.
 
-    def cell(r: dict[str, Any] | None, setting: str) -> str:
-        if not r:
-            return "-"
-        m = r[setting]["micro"]
-        return f"{m['f1']:.3f} ({m['ci95'][0]:.3f}-{m['ci95'][1]:.3f})"
-
-    lines = ["", "## Relations", "", "| system | documents | strict F1 (95% CI) | boundaries F1 (95% CI) |",
-             "|---|---|---|---|",
-             f"| teacher | {t['teacher']['scores']['documents']} | {cell(tr, 'strict')} | {cell(tr, 'boundaries')} |",
-             f"| student, teacher's documents | {t['teacher']['scores']['documents']} | {cell(same, 'strict')} | "
-             f"{cell(same, 'boundaries')} |",
-             f"| student | {t['student']['scores']['documents']} | {cell(sr, 'strict')} | {cell(sr, 'boundaries')} |",
-             "", "Strict: both arguments' boundaries and entity types and the relation type match; boundaries: the "
-             "arguments' entity types are ignored.", "",
-             "| relation type | teacher (strict) | student (strict) | support |", "|---|---|---|---|"]
-    tp = (tr or {}).get("strict", {}).get("per_type", {})
-    sp = (sr or {}).get("strict", {}).get("per_type", {})
-    for typ in sorted(set(tp) | set(sp)):
-        lines.append(f"| {typ} | {_f(tp.get(typ, {}).get('f1'))} | {_f(sp.get(typ, {}).get('f1'))} "
-                     f"| {sp.get(typ, tp.get(typ, {})).get('support', 0)} |")
+    Args:
+        first: the first column's heading (``type``, ``relation type``).
+        teacher: the teacher's per-type scores (a section's ``per_type``); a type missing from one side is ``-``.
+        student: the student's.
+        columns: the headings of the teacher's and the student's columns.
+    """
+    lines = [f"| {first} | {columns[0]} | {columns[1]} | support |", "|---|---|---|---|"]
+    for typ in sorted(set(teacher) | set(student)):
+        t, s = teacher.get(typ), student.get(typ)
+        lines.append(f"| {typ} | {_f(t.f1 if t else None)} | {_f(s.f1 if s else None)} | {(s or t).support} |")
     return lines
 
 
-def render_markdown(m: dict[str, Any]) -> str:
-    cfg, ann = m["config"], m["annotation"]
+def kind_sections(t: TestResults) -> list[list[str]]:
+    """The report sections of the kinds of output with a ``report`` part (``section(test) -> lines``), in
+    registration order; a kind with nothing to show (no section in the scores) gives none."""
+    out = []
+    for kind in KINDS.values():
+        if kind.has("report"):
+            lines = kind.load("report")(t)
+            if lines:
+                out.append(lines)
+    return out
+
+
+def render_markdown(m: Metrics | dict[str, Any]) -> str:
+    """``report.md`` of a distill run's metrics (a :class:`Metrics` or the ``metrics.json`` it validates from)."""
+    m = Metrics.model_validate(m)
+    cfg, ann = m.config, m.annotation
     lines = ["# smallext distillation report", "",
-             f"- Schema: `{cfg['schema']}`; corpus: `{cfg['corpus']}`; teacher: `{cfg['teacher']}`",
-             f"- Student: `{cfg['student']['base_model']}`{layers_phrase(cfg['student'].get('layers'))}, "
-             f"{cfg['student']['epochs']} epochs; "
-             f"trained on {_training_data(m['training'], cfg)}; early stopping on {m['training']['dev']}",
-             f"- Annotation: {ann['documents']} documents, {ann['spans']} spans, {ann['failed']} failed, "
-             f"ungrounded rate {ann['ungrounded_rate']:.1%}, tokens in/out {ann['tokens_in']:,}/{ann['tokens_out']:,}, "
+             f"- Schema: `{cfg.schema_path}`; corpus: `{cfg.corpus}`; teacher: `{cfg.teacher}`",
+             f"- Student: `{cfg.student.base_model}`{layers_phrase(cfg.student.layers)}, "
+             f"{cfg.student.epochs} epochs; "
+             f"trained on {_training_data(m.training, cfg)}; early stopping on {m.training.dev}",
+             f"- Annotation: {ann.documents} documents, {ann.spans} spans, {ann.failed} failed, "
+             f"ungrounded rate {ann.ungrounded_rate:.1%}, tokens in/out {ann.tokens_in:,}/{ann.tokens_out:,}, "
              f"annotation wall time {annotation_time(ann)}"
-             + (f", estimated cost {ann['estimated_cost']}" if ann.get("estimated_cost") is not None else ""), ""]
-    if cfg["teacher"] == "gold":
+             + (f", estimated cost {ann.estimated_cost}" if ann.estimated_cost is not None else ""), ""]
+    if cfg.teacher == "gold":
         lines += ["> The teacher is `gold`: it copies the gold labels. This is an upper bound for experiments, "
                   "not a real teacher.", ""]
-    lines += quality_lines(m.get("quality"))
+    lines += quality_lines(m.quality)
     lines += review_lines(m)
-    if "test" not in m:
+    if m.test is None:
         lines += ["No gold test set was given, so there are no test scores.", ""]
         return "\n".join(lines)
-    t = m["test"]
-    lines += [f"## Test: `{t['dataset']}` ({t['documents']} documents)", ""]
-    if t["teacher_sampled"]:
-        lines += [f"> The teacher was evaluated on the first {t['teacher_documents']} of {t['documents']} test "
+    t = m.test
+    lines += [f"## Test: `{t.dataset}` ({t.documents} documents)", ""]
+    if t.teacher_sampled:
+        lines += [f"> The teacher was evaluated on the first {t.teacher_documents} of {t.documents} test "
                   "documents to bound its run time; the student on all of them (and on the same sample, below).", ""]
     lines += ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
     lines += ["| " + " | ".join(r) + " |" for r in _rows(m)]
-    same = t["student"]["scores_on_teacher_sample"]["micro"]
+    same, ray, timing = t.student.scores_on_teacher_sample.entities.micro, t.student.timing_ray, t.student.timing
     lines += ["",
-              f"- Student F1 on the teacher's documents: {same['f1']:.3f} "
-              f"(teacher {t['teacher']['scores']['micro']['f1']:.3f})",
-              f"- Agreement (student scored against the teacher's labels): F1 {t['agreement']['micro']['f1']:.3f}",
-              *([f"- Student on Ray ({t['student']['timing_ray']['workers']} workers x "
-                 f"{t['student']['timing_ray']['threads']} threads): "
-                 f"{t['student']['timing_ray']['documents_per_s']:,.1f} documents/s over "
-                 f"{t['student']['timing_ray']['documents']} documents"] if t["student"].get("timing_ray") else []),
-              f"- Student speed-up over the teacher: {t['speedup_documents_per_s']:,.0f}x documents/s; "
-              f"model size {t['student']['size_mb']} MB",
-              f"- Teacher latency is {t['teacher']['timing'].get('latency_unit', 'per document')}; "
+              f"- Student F1 on the teacher's documents: {same.f1:.3f} "
+              f"(teacher {t.teacher.scores.entities.micro.f1:.3f})",
+              f"- Agreement (student scored against the teacher's labels): F1 {t.agreement.entities.micro.f1:.3f}",
+              *([f"- Student on Ray ({ray.workers} workers x {ray.threads} threads): "
+                 f"{ray.documents_per_s:,.1f} documents/s over {ray.documents} documents"] if ray else []),
+              f"- Student speed-up over the teacher: {t.speedup_documents_per_s:,.0f}x documents/s; "
+              f"model size {t.student.size_mb} MB",
+              f"- Teacher latency is {t.teacher.timing.latency_unit or 'per document'}; "
               "student latency is per document at batch 1, its throughput that of a batch job "
-              "(`smallext extract` on a file)" + (f", the median of {t['student']['timing']['passes']} timed passes "
+              "(`smallext extract` on a file)" + (f", the median of {timing.passes} timed passes "
                                                    "over the measured documents"
-                                                   if "passes" in t["student"]["timing"] else ""), "",
-              "## F1 per entity type", "", "| type | teacher | student | support |", "|---|---|---|---|"]
-    tp, sp = t["teacher"]["scores"]["per_type"], t["student"]["scores"]["per_type"]
-    for typ in sorted(set(tp) | set(sp)):
-        lines.append(f"| {typ} | {_f(tp.get(typ, {}).get('f1'))} | {_f(sp.get(typ, {}).get('f1'))} "
-                     f"| {sp.get(typ, tp.get(typ, {})).get('support', 0)} |")
-    lines += relation_lines(t)
-    st = m.get("stage_seconds")
-    stages = (f"; by stage: annotation {st['annotate'] / 60:.1f} min, training {(st['train'] or 0) / 60:.1f} min, "
-              f"evaluation {st['evaluate'] / 60:.1f} min") if st else ""
+                                                   if timing.passes is not None else "")]
+    for section in kind_sections(t):
+        lines += ["", *section]
+    st = m.stage_seconds
+    stages = (f"; by stage: annotation {st.annotate / 60:.1f} min, training {(st.train or 0) / 60:.1f} min, "
+              f"evaluation {st.evaluate / 60:.1f} min") if st else ""
     lines += ["", "Wall time of the distill run that made these measurements: "
-                  f"{m.get('wall_seconds', 0) / 60:.1f} min{stages}", ""]
+                  f"{(m.wall_seconds or 0) / 60:.1f} min{stages}", ""]
     return "\n".join(lines)
 
 
@@ -263,7 +442,7 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def plots(m: dict[str, Any]) -> list[str]:
+def plots(m: Metrics | dict[str, Any]) -> list[str]:
     """Base64 PNGs: F1 against documents/s (log axis), per-type F1 bars, and with a review loop and a gold dev
     set, dev F1 against documents reviewed (:func:`review_curve`)."""
     import matplotlib
@@ -271,13 +450,14 @@ def plots(m: dict[str, Any]) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    t = m["test"]
+    m = Metrics.model_validate(m)
+    t = m.test
     out = []
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for who, colour in (("teacher", "tab:red"), ("student", "tab:blue")):
-        x = t[who]["timing"]["documents_per_s"]
-        y = t[who]["scores"]["micro"]["f1"]
-        lo, hi = t[who]["scores"]["micro"]["ci95"]
+    for who, r, colour in (("teacher", t.teacher, "tab:red"), ("student", t.student, "tab:blue")):
+        x = r.timing.documents_per_s
+        y = r.scores.entities.micro.f1
+        lo, hi = r.scores.entities.micro.ci95
         ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt="o", color=colour, capsize=4, label=who)
         ax.annotate(who, (x, y), textcoords="offset points", xytext=(8, 6))
     ax.set_xscale("log")
@@ -288,12 +468,13 @@ def plots(m: dict[str, Any]) -> list[str]:
     ax.set_title("Accuracy against throughput")
     out.append(_png(fig))
     plt.close(fig)
-    tp, sp = t["teacher"]["scores"]["per_type"], t["student"]["scores"]["per_type"]
+    tp, sp = t.teacher.scores.entities.per_type, t.student.scores.entities.per_type
     types = sorted(set(tp) | set(sp))
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(types)), 3.6))
     xs = range(len(types))
-    ax.bar([x - 0.2 for x in xs], [tp.get(k, {}).get("f1", 0) for k in types], 0.4, label="teacher", color="tab:red")
-    ax.bar([x + 0.2 for x in xs], [sp.get(k, {}).get("f1", 0) for k in types], 0.4, label="student",
+    ax.bar([x - 0.2 for x in xs], [tp[k].f1 if k in tp else 0 for k in types], 0.4, label="teacher",
+           color="tab:red")
+    ax.bar([x + 0.2 for x in xs], [sp[k].f1 if k in sp else 0 for k in types], 0.4, label="student",
            color="tab:blue")
     ax.set_xticks(list(xs))
     ax.set_xticklabels(types, rotation=45, ha="right")
@@ -306,7 +487,7 @@ def plots(m: dict[str, Any]) -> list[str]:
     curve = review_curve(m)
     if curve:
         fig, ax = plt.subplots(figsize=(6, 3.6))
-        ax.plot(*curve, marker="o", label=m["review"]["strategy"])
+        ax.plot(*curve, marker="o", label=m.review["strategy"])
         ax.set_xlabel("documents reviewed")
         ax.set_ylabel("F1 on the gold dev set (strict, micro)")
         ax.grid(alpha=0.3)
@@ -317,8 +498,9 @@ def plots(m: dict[str, Any]) -> list[str]:
     return out
 
 
-def render_html(m: dict[str, Any], markdown: str) -> str:
+def render_html(m: Metrics | dict[str, Any], markdown: str) -> str:
     """One self-contained page: the report's facts as HTML, with the plots embedded."""
+    m = Metrics.model_validate(m)
     body = []
     in_table = False
     for line in markdown.splitlines():
@@ -348,7 +530,7 @@ def render_html(m: dict[str, Any], markdown: str) -> str:
             body.append(f"<p>{html.escape(line)}</p>")
     if in_table:
         body.append("</table>")
-    if "test" in m:
+    if m.test is not None:
         body += [f'<img alt="plot" src="data:image/png;base64,{p}">' for p in plots(m)]
     return html_page("smallext report", "".join(body))
 
@@ -367,8 +549,10 @@ def html_page(title: str, body: str, style: str = "") -> str:
             f"<style>{STYLE}{style}</style></head><body>{body}</body></html>")
 
 
-def write_report(metrics: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``report.md`` and ``report.html`` into ``out_dir`` (atomically). Returns their paths."""
+def write_report(metrics: Metrics | dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` into ``out_dir`` (atomically) from a run's metrics (a
+    :class:`Metrics` or the ``metrics.json`` it validates from). Returns their paths."""
+    metrics = Metrics.model_validate(metrics)
     out_dir = Path(out_dir)
     md = render_markdown(metrics)
     with atomic_write(out_dir / "report.md") as f:

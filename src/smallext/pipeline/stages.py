@@ -358,19 +358,20 @@ class EvaluateStage(Stage):
 
     def run(self, ctx: Context) -> dict[str, Any]:
         from smallext.datasets import load_documents
-        from smallext.evaluate import evaluate, slim
+        from smallext.evaluate import Evaluation, evaluate, slim
         from smallext.measure import in_child, measure_student, measure_teacher
+        from smallext.report import Metrics, StageSeconds, StudentResult, TeacherResult, TestResults
         from smallext.students.extractor import Extractor
 
         cfg: DistillConfig = ctx.cfg
         model_dir = ctx.artifacts["model"]
         t_eval = time.perf_counter()
         ann, train_info = ctx.info["annotate"]["summary"], ctx.info["train"]
-        metrics: dict[str, Any] = {"config": cfg.model_dump(by_alias=True), "annotation": ann, "training": train_info}
-        if ctx.info.get("quality"):
-            metrics["quality"] = ctx.info["quality"]
+        facts: dict[str, Any] = {"config": cfg.model_dump(by_alias=True), "annotation": ann, "training": train_info}
+        if ctx.info.get("quality"):  # a copy: the quality stage's record (and so this stage's key) stays as written
+            facts["quality"] = dict(ctx.info["quality"])
         if ctx.info.get("review"):
-            metrics["review"] = ctx.info["review"]
+            facts["review"] = ctx.info["review"]
         if cfg.test:
             test = ctx.schema.map_documents(load_documents(cfg.test))
             sample = test[: cfg.teacher_test_limit] if cfg.teacher_test_limit else test
@@ -385,36 +386,38 @@ class EvaluateStage(Stage):
             texts = [d.text for d in test[: cfg.measure_documents]]
             s_time = in_child(measure_student, str(model_dir), texts, cfg.student.threads)
             size = sum(p.stat().st_size for p in model_dir.iterdir()) / 1e6
-            metrics["test"] = {
-                "dataset": cfg.test, "documents": len(test), "teacher_documents": len(sample),
-                "teacher_sampled": len(sample) < len(test),
-                "teacher": {"scores": evaluate(sample, teacher_preds, schema=ctx.schema), "timing": t["timing"],
-                            "peak_rss_mb": t["peak_rss_mb"], "annotation": t["summary"]},
-                "student": {"scores": evaluate(test, student_preds, schema=ctx.schema),
-                            "scores_on_teacher_sample": evaluate(sample, student_sample, schema=ctx.schema),
-                            "timing": s_time, "peak_rss_mb": s_time["peak_rss_mb"], "size_mb": round(size, 1)},
-                "agreement": evaluate(teacher_preds, student_sample, n_boot=0, schema=ctx.schema),
-            }
+            student_scores = evaluate(test, student_preds, schema=ctx.schema)
+            teacher = TeacherResult(scores=evaluate(sample, teacher_preds, schema=ctx.schema), timing=t["timing"],
+                                    peak_rss_mb=t["peak_rss_mb"], annotation=t["summary"])
+            student: dict[str, Any] = {
+                "scores": student_scores,
+                "scores_on_teacher_sample": evaluate(sample, student_sample, schema=ctx.schema),
+                "timing": s_time, "peak_rss_mb": s_time["peak_rss_mb"], "size_mb": round(size, 1)}
+            agreement = Evaluation.model_validate(evaluate(teacher_preds, student_sample, n_boot=0,
+                                                           schema=ctx.schema))
             if cfg.engine == "ray":  # the same documents extracted on the cluster, beside the single process
                 from smallext.scale.extract import ray_throughput
 
                 ctx.log(self.name, "student throughput on Ray")
-                metrics["test"]["student"]["timing_ray"] = ray_throughput(
-                    model_dir, texts, ctx.out / "ray_throughput", address=cfg.ray_address,
-                    threads=cfg.student.threads or 1)
-            speed = s_time["documents_per_s"] / max(t["timing"]["documents_per_s"], 1e-12)
-            metrics["test"]["speedup_documents_per_s"] = speed
-            if "model_without_repair" in ctx.artifacts and "quality" in metrics:
+                student["timing_ray"] = ray_throughput(model_dir, texts, ctx.out / "ray_throughput",
+                                                       address=cfg.ray_address, threads=cfg.student.threads or 1)
+            facts["test"] = TestResults(
+                dataset=cfg.test, documents=len(test), teacher_documents=len(sample),
+                teacher_sampled=len(sample) < len(test), teacher=teacher, student=StudentResult(**student),
+                agreement=agreement,
+                speedup_documents_per_s=s_time["documents_per_s"] / max(t["timing"]["documents_per_s"], 1e-12))
+            if "model_without_repair" in ctx.artifacts and "quality" in facts:
                 plain = Extractor.load(ctx.artifacts["model_without_repair"], threads=cfg.student.threads)
-                metrics["quality"]["student_without_repair"] = slim(evaluate(test, plain.extract(test)))
-                metrics["quality"]["student_with_repair"] = slim(metrics["test"]["student"]["scores"])
-        metrics["stage_seconds"] = {"annotate": ann.get("wall_seconds_all_runs") or ann["wall_seconds"],
-                                    "train": train_info.get("seconds"),
-                                    "evaluate": round(time.perf_counter() - t_eval, 1)}
-        metrics["wall_seconds"] = round(time.perf_counter() - ctx.started, 1)
+                facts["quality"]["student_without_repair"] = slim(evaluate(test, plain.extract(test)))
+                facts["quality"]["student_with_repair"] = slim(student_scores)
+        facts["stage_seconds"] = StageSeconds(annotate=ann.get("wall_seconds_all_runs") or ann["wall_seconds"],
+                                              train=train_info.get("seconds"),
+                                              evaluate=round(time.perf_counter() - t_eval, 1))
+        facts["wall_seconds"] = round(time.perf_counter() - ctx.started, 1)
+        metrics = Metrics(**facts)
         with atomic_write(self.outputs(ctx)["metrics"]) as f:
-            f.write(json.dumps(metrics, indent=2, default=str))
-        return {"seconds": metrics["stage_seconds"]["evaluate"]}
+            f.write(json.dumps(metrics.model_dump(), indent=2, default=str))
+        return {"seconds": metrics.stage_seconds.evaluate}
 
 
 class ReportStage(Stage):
