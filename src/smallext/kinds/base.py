@@ -17,6 +17,9 @@ parts:
 ``scorer``          its section of the evaluation result (:mod:`smallext.evaluate`); ``primary`` the score that
                     represents the section, ``summary`` its line for a terminal, ``card_rows`` its rows in a
                     model card
+``scores``          the pydantic model of its evaluation section (:class:`smallext.evaluate.Evaluation`);
+                    ``report`` its section of a distill run's report; ``table`` its table for
+                    ``smallext evaluate``
 ``wire``            its field in the HTTP server's answer and ``/metadata`` (:mod:`smallext.serve.app`)
 ``labelstudio``     its tags in the labelling config, its results in tasks and exports
                     (:mod:`smallext.io.labelstudio`)
