@@ -10,6 +10,7 @@ Config (YAML; keys are the interface)::
     test: crossner-ai:test             # optional gold test set
     student: {base_model: minilm, epochs: 10}    # StudentOptions; layers: N keeps the encoder's first N layers
     gold_examples: 0                   # N > 0: the student also trains on N gold documents of the example pool
+                                       # (teacher_options.examples); dev must then be another set, or null
     quality: {drop_above: 0.8, add_above: 0.9, rounds: 1}   # optional: find and repair label errors first
     review: {budget: 25, rounds: 2, strategy: mnlp}         # optional: a person reviews what the student doubts
     engine: local                      # ray: the annotate stage runs in shards on Ray (smallext.scale), and the
@@ -22,6 +23,11 @@ Config (YAML; keys are the interface)::
 against :class:`~smallext.students.options.StudentOptions`: the same models the CLI flags come from. Both are
 typed once, at load: ``cfg.teacher_options`` is that kind's options model (``cfg.teacher_options.shots``), and
 it goes to :func:`~smallext.teachers.load_teacher` as it is.
+
+``gold_examples`` > 0 with ``dev`` naming the same gold pool as ``teacher_options.examples`` (the same dataset
+split, or the same file) is an error: every gold example would also be a dev document, and the student leaves
+dev documents out of its training data, so none would be added. Name a separate gold dev set, or ``dev: null``
+(a held-out share of the silver data judges the epochs).
 """
 
 from __future__ import annotations
@@ -43,13 +49,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from smallext.errors import ConfigError, field_problems
+from smallext.datasets import is_dataset_spec, parse_spec
+from smallext.errors import ConfigError, DatasetError, field_problems
 from smallext.quality.repair import QualityOptions
 from smallext.quality.review import ReviewOptions
 from smallext.students.options import StudentOptions
 from smallext.teachers.registry import teacher_options
 
-__all__ = ["DistillConfig", "load_config"]
+__all__ = ["DistillConfig", "load_config", "same_source"]
 
 
 class DistillConfig(BaseModel):
@@ -99,6 +106,22 @@ class DistillConfig(BaseModel):
         self.teacher_options = teacher_options(self.teacher, self.teacher_options, where="teacher_options")
         return self
 
+    @model_validator(mode="after")
+    def _gold_examples_apart_from_dev(self) -> DistillConfig:
+        # after _typed_teacher_options (pydantic runs after-validators in the order they are defined), which
+        # gives example_pool; the training stage leaves out of the gold examples every document whose text is
+        # in the dev set (smallext.pipeline.stages.student_data), so with the pool as dev none would train
+        pool = self.example_pool
+        if self.gold_examples and self.dev is not None and isinstance(pool, (str, Path)) \
+                and same_source(self.dev, pool):
+            raise ConfigError(
+                f"fields dev and gold_examples: dev ({self.dev}) is the gold example pool "
+                f"(teacher_options.examples: {pool}), so each of the gold_examples: {self.gold_examples} documents "
+                "would also be a dev document and is left out of training: none would be added. Set dev to a "
+                "separate gold set, or dev: null (the holdout share of the silver data then judges the epochs), "
+                "or gold_examples: 0")
+        return self
+
     @field_serializer("teacher_options")
     def _options_as_written(self, options: BaseModel | dict[str, Any], info: SerializationInfo) -> dict[str, Any]:
         # the options set, as in the config file (metrics.json's "config" reads as the file did)
@@ -125,8 +148,9 @@ def load_config(path: str | Path | dict | DistillConfig) -> DistillConfig:
     """Read and validate a distill config; relative paths are resolved against the current directory.
 
     Raises:
-        ConfigError: missing file, bad YAML, or a field error (named, e.g. ``student.epochs`` or
-            ``teacher_options.shots``).
+        ConfigError: missing file, bad YAML, a field error (named, e.g. ``student.epochs`` or
+            ``teacher_options.shots``), or ``gold_examples`` > 0 with ``dev`` the gold example pool (fields
+            ``dev`` and ``gold_examples``; see the module docstring).
     """
     if isinstance(path, DistillConfig):
         return path
@@ -149,6 +173,23 @@ def load_config(path: str | Path | dict | DistillConfig) -> DistillConfig:
         raise ConfigError(f"{where}: {_config_error(e) or field_problems(e)}") from None
     except ConfigError as e:
         raise ConfigError(f"{where}: {e}") from None
+
+
+def same_source(a: str | Path, b: str | Path) -> bool:
+    """Whether two document specs (see :func:`smallext.datasets.load_documents`) read the same documents: the
+    same registered dataset and split (``conll2003:dev`` and ``conll2003:validation``; a bare name is its test
+    split), or the same file (relative paths against the current directory, links followed). Nothing is read."""
+    return _source_key(a) == _source_key(b)
+
+
+def _source_key(spec: str | Path) -> tuple[str, str]:
+    spec = str(spec)
+    if is_dataset_spec(spec):
+        try:
+            return "dataset", ":".join(parse_spec(spec))
+        except DatasetError:  # an unknown split: load_documents reports it when the stage runs
+            return "dataset", spec
+    return "file", str(Path(spec).resolve())
 
 
 def _config_error(e: ValidationError) -> ConfigError | None:
