@@ -653,6 +653,54 @@ def _distill(config: Path, force: list[str] | None, quiet: bool, exports: list[P
     out.print(report.read_text(encoding="utf-8"))
 
 
+@app.command("init")
+@handle_errors
+def init_cmd(
+    entity_types: Annotated[str | None, typer.Option(help="Entity type names, comma-separated (PER,ORG,LOC).")] = None,
+    corpus: Annotated[str | None, typer.Option(help="Unlabelled text: a file or a dataset (NAME:SPLIT).")] = None,
+    teacher: Annotated[str | None, typer.Option(help="Teacher spec (default llamacpp:qwen2.5-coder-1.5b).")] = None,
+    relation_types: Annotated[str | None, typer.Option(help="Relation type names, comma-separated.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for schema.yaml and distill.yaml (default .).")] = None,
+    force: Annotated[bool, typer.Option(help="Replace existing files.")] = False,
+) -> None:
+    """Write a commented starter schema and distill config; a flag left out is asked for at a terminal."""
+    from smallext.pipeline.init import DEFAULT_TEACHER, write_starter
+
+    ask = _interactive()
+    entity_types = _answer(entity_types, "--entity-types", "Entity types (comma-separated)", None, ask)
+    relation_types = _answer(relation_types, "--relation-types", "Relation types (comma-separated, none: empty)",
+                             "", ask)
+    corpus = _answer(corpus, "--corpus", "Corpus (a file or NAME:SPLIT)", None, ask)
+    teacher = _answer(teacher, "--teacher", "Teacher", DEFAULT_TEACHER, ask)
+    out = Path(_answer(None if out is None else str(out), "--out", "Folder", ".", ask))
+    files = write_starter(out, _split(entity_types), corpus, teacher=teacher, relation_types=_split(relation_types),
+                          force=force)
+    console.print(f"wrote {files.schema} and {files.config}; next:", highlight=False, soft_wrap=True)
+    for step in files.next_steps:
+        console.print(f"  {step}", highlight=False, soft_wrap=True)
+
+
+def _interactive() -> bool:
+    """Whether missing ``init`` answers are asked for (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
+def _answer(value: str | None, flag: str, question: str, default: str | None, ask: bool) -> str:
+    """``value``, else the answer to ``question`` when ``ask``, else ``default``; a missing answer without a
+    default is an error naming ``flag``."""
+    if value is None and ask:
+        value = typer.prompt(question, default=default, show_default=bool(default))
+    if value is None:
+        if default is None:
+            raise ConfigError(f"{flag} is required (stdin is not a terminal, so it was not asked for)")
+        value = default
+    return value
+
+
+def _split(names: str) -> list[str]:
+    return [n.strip() for n in names.split(",") if n.strip()]
+
+
 @review_app.command("loop")
 @handle_errors
 def review_loop_cmd(
