@@ -91,7 +91,7 @@ def test_replacing_spans_never_drops_relations_silently():
     with pytest.raises(DocumentError, match="text"):
         d.with_labels_of(Document("e", "other text"))
     with pytest.raises(DocumentError, match="unknown field"):
-        Document("d", text, records=[])
+        Document("d", text, forms=[])
 
 
 def test_schema_mapping_keeps_relations():

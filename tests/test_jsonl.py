@@ -239,9 +239,10 @@ def test_parquet_part_columns_and_older_parts(tmp_path):
 
     _write_part([Document("b", "nothing here")], tmp_path / "part-00000.parquet", "parquet")
     table = pq.read_table(tmp_path / "part-00000.parquet")
-    assert tuple(table.column_names) == parquet_columns() == ("id", "text", "spans", "meta", "tokens", "relations")
+    assert tuple(table.column_names) == parquet_columns() == ("id", "text", "spans", "meta", "tokens", "relations",
+                                                                    "records")
     assert table.to_pylist() == [{"id": "b", "text": "nothing here", "spans": "[]", "meta": "{}", "tokens": None,
-                                  "relations": None}]
+                                  "relations": None, "records": None}]
     span = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("label", pa.string()), ("score", pa.float64()),
                       ("source", pa.string())])
     old = pa.table({"id": ["a"], "text": ["Ann"], "meta": ['{"k": 1}'],

@@ -119,5 +119,9 @@ def test_every_section_is_optional_but_one_type_is_required(tmp_path):
     with pytest.raises(ConfigError, match=r"relation_types\.0\.head\.0: 'PER' is not an entity type"):
         load_schema(write({"name": "r", "relation_types": [{"name": "Knows", "definition": "d", "head": ["PER"],
                                                             "tail": ["PER"]}]}))
-    with pytest.raises(ConfigError, match="record_types: not a field or section"):
-        load_schema(write({"name": "x", "entity_types": [{"name": "PER", "definition": "d"}], "record_types": []}))
+    with pytest.raises(ConfigError, match="form_types: not a field or section"):
+        load_schema(write({"name": "x", "entity_types": [{"name": "PER", "definition": "d"}], "form_types": []}))
+    only_records = load_schema(write({"name": "r", "record_types": [{"name": "Receipt", "definition": "d",
+                                                                      "fields": [{"name": "total", "type": "money",
+                                                                                  "description": "d"}]}]}))
+    assert only_records.entity_types == [] and only_records.record_types[0].fields[0].type == "money"

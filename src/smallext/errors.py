@@ -48,6 +48,7 @@ def field_problems(error: Any, prefix: str = "") -> str:
     greater than or equal to 1; field ...``. ``prefix`` goes before each field path (``teacher_options``)."""
     parts = []
     for err in error.errors():
-        path = ".".join(str(p) for p in ([prefix] if prefix else []) + list(err["loc"])) or "(top level)"
-        parts.append(f"field {path}: {err['msg']}")
+        path = ".".join(str(p) for p in ([prefix] if prefix else []) + list(err["loc"]))
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"field {path}: {msg}" if path else msg)  # a model check names its own fields
     return "; ".join(parts)

@@ -279,7 +279,8 @@ class Schema(BaseModel):
 
 def _prefixed(key: str, e: ValidationError) -> str:
     """A section's validation errors with its key before each field path."""
-    return "; ".join(f"{'.'.join([key, *map(str, err['loc'])])}: {err['msg']}" for err in e.errors())
+    return "; ".join(f"{'.'.join([key, *map(str, err['loc'])])}: {err['msg'].removeprefix('Value error, ')}"
+                     for err in e.errors())
 
 
 def named(types, name: str):

@@ -13,11 +13,12 @@ from smallext.io.docbin import read_docbin, write_docbin
 from smallext.io.jsonl import read_jsonl, write_jsonl
 from smallext.io.scierc import read_scierc
 from smallext.io.spert import read_spert
+from smallext.io.sroie import read_sroie
 from smallext.io.text import read_text, write_text
 
 __all__ = ["FORMATS", "WRITABLE", "format_from_path", "read", "write"]
 
-FORMATS = ("conll", "tsv", "wikiann", "jsonl", "text", "spacy", "spert", "scierc")
+FORMATS = ("conll", "tsv", "wikiann", "jsonl", "text", "spacy", "spert", "scierc", "sroie")
 WRITABLE = ("conll", "tsv", "jsonl", "text", "spacy")
 
 _EXTENSIONS = {
@@ -55,7 +56,8 @@ def read(path: str | Path, fmt: str | None = None, **options: Any) -> list[Docum
         path: the file.
         fmt: one of :data:`FORMATS`; ``None`` infers it from the extension.
         **options: passed to the format's reader (for column formats: ``group_documents``, ``scheme``,
-            ``id_prefix``; ``spert``: ``id_prefix``; ``scierc``: ``id_prefix``, ``group_documents``).
+            ``id_prefix``; ``spert``: ``id_prefix``; ``scierc``: ``id_prefix``, ``group_documents``; ``sroie``
+            (a data folder): ``first``, ``last``, ``id_prefix``).
 
     Raises:
         FormatError: malformed content (file and line named) or unknown format.
@@ -74,6 +76,8 @@ def read(path: str | Path, fmt: str | None = None, **options: Any) -> list[Docum
         return read_spert(path, **options)
     if fmt == "scierc":
         return read_scierc(path, **options)
+    if fmt == "sroie":
+        return read_sroie(path, **options)
     raise FormatError(path, None, f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 

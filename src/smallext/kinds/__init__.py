@@ -3,6 +3,7 @@
 =============  =====================================================================================
 ``entities``   :mod:`smallext.kinds.entities`: typed spans of the text (the document's ``spans``)
 ``relations``  :mod:`smallext.kinds.relations`: directed, typed links between two entities
+``records``    :mod:`smallext.kinds.records`: filled-in forms, typed fields grounded to character offsets
 =============  =====================================================================================
 
 A new kind is a package here (its ``__init__`` defines ``KIND``, a :class:`~smallext.kinds.base.Kind`) and one
@@ -71,6 +72,7 @@ def kinds_of(schema: Schema) -> list[Kind]:
 _REGISTERED = (
     "smallext.kinds.entities",
     "smallext.kinds.relations",
+    "smallext.kinds.records",
 )
 """The registration lines: one module per kind, each defining ``KIND``."""
 

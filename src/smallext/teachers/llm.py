@@ -122,7 +122,7 @@ class LLMTeacher(Teacher):
         self.price_per_mtok = price_per_mtok
 
     def plan(self, docs: Sequence[Document]) -> list[list[Document]]:
-        chunks = chunk_documents(docs, self.chunk_chars)
+        chunks = chunk_documents(docs, self.chunk_chars if self.task.joins else 0)
         order = self.task.prepare([self.task.join(c) for c in chunks])
         return [chunks[i] for i in order]
 
@@ -155,23 +155,32 @@ class LLMTeacher(Teacher):
         res = ChunkResult()
         text = self.task.join(docs)
         ids = [d.id for d in docs]
-        messages = self.task.messages(text)
-        budget = self.task.max_tokens(text)
-        call = self._call(messages, budget, text, res, cache)
-        if call.error is not None:  # retry once with a larger budget
-            cache.put(call.key, {**call.record, "doc_ids": ids})
-            first = call.error
-            call = self._call(messages, budget * 2, text, res, cache)
-            if call.error is not None:
+        parts: list[tuple[int, Any]] = []
+        new: list[tuple[_Call, Any]] = []
+        for offset, window in self.task.windows(text):
+            messages = self.task.messages(window)
+            budget = self.task.max_tokens(window)
+            call = self._call(messages, budget, window, res, cache)
+            if call.error is not None:  # retry once with a larger budget
                 cache.put(call.key, {**call.record, "doc_ids": ids})
-                res.failed = {i: f"{call.error} (after one retry; first try: {first})" for i in ids}
-                return res
-        grounded = self.task.ground(text, call.parsed, source=self.spec)
+                first = call.error
+                call = self._call(messages, budget * 2, window, res, cache)
+                if call.error is not None:
+                    cache.put(call.key, {**call.record, "doc_ids": ids})
+                    res.failed = {i: f"{call.error} (after one retry; first try: {first})" for i in ids}
+                    return res
+            grounded = self.task.ground(window, call.parsed, source=self.spec)
+            parts.append((offset, grounded))
+            new.append((call, grounded))
+        grounded = parts[0][1] if len(parts) == 1 else self.task.merge(text, parts)
         res.docs, res.stats = self.task.split(docs, grounded)
-        if call.record is not None:  # a new call: recorded with what came of it, the statistics after the split
-            cache.put(call.key, {**call.record, "doc_ids": ids, "parsed": call.parsed.entities,
-                                 "grounded": [s.to_dict() for d in res.docs for s in d.spans],
-                                 "stats": res.stats.as_dict()})
+        for call, g in new:
+            if call.record is not None:  # a new call: recorded with what came of it (one window: after the split)
+                stats = res.stats if len(new) == 1 else g.stats
+                cache.put(call.key, {**call.record, "doc_ids": ids, "parsed": call.parsed.entities,
+                                     "items": call.parsed.items,
+                                     "grounded": [s.to_dict() for d in res.docs for s in d.spans],
+                                     "stats": stats.as_dict()})
         return res
 
     def describe(self) -> dict[str, Any]:

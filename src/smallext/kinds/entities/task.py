@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from typing import Any, get_args
 
 from smallext.doc import Document
 from smallext.schema import Schema
 from smallext.teachers.grounding import Occurrences, ground
-from smallext.teachers.tasks.base import Grounded, ParsedReply, ReplyFormat, Task, read_json_object
+from smallext.teachers.tasks.base import FewShotTask, Grounded, ParsedReply, ReplyFormat, read_json_object
 
 _RULES = (
     "You are a careful annotator. Find every mention of the entity types below in the user's text and "
@@ -157,7 +156,7 @@ def parse_grouped_reply(text: str) -> ParsedReply:
     return ParsedReply(ents)
 
 
-class EntityTask(Task):
+class EntityTask(FewShotTask):
     """Prompts for a schema's entity types, parses replies, grounds them as spans.
 
     Args:
@@ -231,30 +230,6 @@ class EntityTask(Task):
         """Entities a reply may hold: one per three words plus two, and no more than fit in the token budget
         at 16 tokens per entity (CoNLL-2003 has 0.12 entities per word, CrossNER-AI 0.14)."""
         return max(2, min(2 + len(text.split()) // 3, (self.max_tokens(text) - 16) // 16))
-
-    def prepare(self, texts: Sequence[str]) -> list[int]:
-        """Retrieve the shots of many future prompts at once (see :meth:`ShotSelector.select_many`); with
-        ``shot_groups``, group the prompts and return them in group order (see the class docstring)."""
-        if not self.shots:
-            return list(range(len(texts)))
-        if self.shot_groups:
-            shots, order = self.selector.select_groups(texts, self.shots, self.shot_groups)
-            self._shots.update(zip(texts, shots, strict=True))
-            return order
-        todo = [t for t in dict.fromkeys(texts) if t not in self._shots]
-        self._shots.update(zip(todo, self.selector.select_many(todo, self.shots), strict=True))
-        return list(range(len(texts)))
-
-    def messages(self, text: str) -> list[dict[str, str]]:
-        """Chat messages for one input text (shots retrieved for it, or prefetched)."""
-        msgs = [{"role": "system", "content": self.system}]
-        if self.shots:
-            shots = self._shots.get(text)
-            for ex in shots if shots is not None else self.selector.select(text, self.shots):
-                msgs += [{"role": "user", "content": ex.text},
-                         {"role": "assistant", "content": self.reply_for(ex)}]
-        msgs.append({"role": "user", "content": text})
-        return msgs
 
     def reply_for(self, doc: Document) -> str:
         """The ideal reply for a labelled example (a few-shot turn), in this task's format."""

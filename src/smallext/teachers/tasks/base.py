@@ -32,7 +32,7 @@ ReplyFormat = Literal["list", "pairs", "grouped"]
 """How a reply lists what it found (the entity task's formats, :mod:`smallext.kinds.entities.task`): ``list`` of
 objects, ``pairs`` of strings, or ``grouped`` under each type; a task that has one format takes ``list``."""
 
-__all__ = ["ReplyFormat", "Grounded", "ParsedReply", "Task", "chunk_documents", "read_json_object"]
+__all__ = ["FewShotTask", "ReplyFormat", "Grounded", "ParsedReply", "Task", "chunk_documents", "read_json_object"]
 
 
 @dataclass
@@ -83,6 +83,9 @@ class Task(ABC):
     name: str = "task"
     schema: Schema
     shots: int = 0
+    joins: bool = True
+    """Whether several short documents may share one call (:meth:`join`); a task that reads one document at a time
+    (records) sets it False."""
 
     def prepare(self, texts: Sequence[str]) -> list[int]:
         """Prepare the prompts of many future calls at once (retrieve their shots in one batch), and return the
@@ -109,6 +112,19 @@ class Task(ABC):
     def ground(self, text: str, parsed: ParsedReply, *, source: str | None = None) -> Grounded:
         """Locate the parsed reply in ``text``: spans (with ``source``) and the other kinds' items, with
         statistics."""
+
+    def windows(self, text: str) -> list[tuple[int, str]]:
+        """The parts of ``text`` asked about in separate calls, as ``[(offset, part), ...]``; by default the whole
+        text in one call. A task that returns more than one part defines :meth:`merge`."""
+        return [(0, text)]
+
+    def merge(self, text: str, parts: Sequence[tuple[int, Grounded]]) -> Grounded:
+        """One result on ``text`` from the results grounded in each of its :meth:`windows` (offset, result).
+
+        Raises:
+            NotImplementedError: the task does not read texts in windows.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not read texts in windows")
 
     def join(self, docs: Sequence[Document]) -> str:
         """The text of one call about several documents: their texts joined by newlines."""
@@ -153,6 +169,47 @@ class Task(ABC):
     def describe(self) -> dict[str, Any]:
         """Facts for reports and the model card."""
         return {"task": self.name, "shots": self.shots}
+
+
+class FewShotTask(Task):
+    """A task whose prompt is a system message, few-shot turns retrieved per input, and the input.
+
+    Subclasses set ``system`` (the system message), ``selector`` (a
+    :class:`~smallext.teachers.shots.ShotSelector`, or None), ``shots``, ``shot_groups`` and ``_shots`` (a dict,
+    the prefetched shots by text), and define :meth:`reply_for` (the ideal reply of a labelled example).
+    """
+
+    system: str
+    selector: Any = None
+    shot_groups: int = 0
+
+    @abstractmethod
+    def reply_for(self, doc: Document) -> str:
+        """The ideal reply for a labelled example (a few-shot turn)."""
+
+    def prepare(self, texts: Sequence[str]) -> list[int]:
+        """Retrieve the shots of many future prompts at once (see :meth:`ShotSelector.select_many`); with
+        ``shot_groups``, group the prompts and return them in group order (see the class docstring)."""
+        if not self.shots:
+            return list(range(len(texts)))
+        if self.shot_groups:
+            shots, order = self.selector.select_groups(texts, self.shots, self.shot_groups)
+            self._shots.update(zip(texts, shots, strict=True))
+            return order
+        todo = [t for t in dict.fromkeys(texts) if t not in self._shots]
+        self._shots.update(zip(todo, self.selector.select_many(todo, self.shots), strict=True))
+        return list(range(len(texts)))
+
+    def messages(self, text: str) -> list[dict[str, str]]:
+        """Chat messages for one input text (shots retrieved for it, or prefetched)."""
+        msgs = [{"role": "system", "content": self.system}]
+        if self.shots:
+            shots = self._shots.get(text)
+            for ex in shots if shots is not None else self.selector.select(text, self.shots):
+                msgs += [{"role": "user", "content": ex.text},
+                         {"role": "assistant", "content": self.reply_for(ex)}]
+        msgs.append({"role": "user", "content": text})
+        return msgs
 
 
 def read_json_object(text: str) -> tuple[str | None, Any, str | None]:
