@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 LS_VENV  := .venv-labelstudio
 LS_STAMP := $(LS_VENV)/.installed
 
-.PHONY: test lint docs install labelstudio demo bench clean
+.PHONY: test lint docs install labelstudio browser demo bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ $(LS_STAMP):
 
 labelstudio: $(LS_STAMP)
 
+# Debian's chromium, for the examples page's check in a real headless browser (tests/test_visualize.py): installed
+# with apt-get when /usr/bin/chromium is missing (as root; otherwise it says what to run).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  test "$$(id -u)" = 0 || { echo "chromium is missing: run 'sudo apt-get install -y --no-install-recommends chromium' (Debian)" >&2; exit 1; }; \
+	  apt-get install -y --no-install-recommends chromium || { apt-get update && apt-get install -y --no-install-recommends chromium; }; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
@@ -37,8 +44,8 @@ lint: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-test: lint docs labelstudio
-	SMALLEXT_REQUIRE_LABEL_STUDIO=1 $(BIN)/python -m pytest -q
+test: lint docs labelstudio browser
+	SMALLEXT_REQUIRE_LABEL_STUDIO=1 SMALLEXT_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest -q
 
 demo: $(STAMP)
 	$(BIN)/smallext models install qwen2.5-coder-1.5b

@@ -50,8 +50,11 @@ def test_distill_end_to_end_and_resume(tmp_path, monkeypatch):
     m = distill(cfg, progress=False)
     assert len(closed) == 1 and closed[0] is not None  # the annotating teacher was freed before training
     out = tmp_path / "run"
-    for name in ("silver.jsonl", "silver.store.sqlite", "metrics.json", "report.md", "report.html", "stages.json"):
+    for name in ("silver.jsonl", "silver.store.sqlite", "metrics.json", "report.md", "report.html", "stages.json",
+                 "examples.html", "test_predictions/teacher.jsonl", "test_predictions/student.jsonl"):
         assert (out / name).is_file(), name
+    assert "[examples.html](examples.html)" in (out / "report.md").read_text()  # the report links its examples
+    assert (out / "examples.html").read_text().count('<section class="sx-doc"') == 6  # the teacher's 6 documents
     ex = Extractor.load(out / "model")
     assert ex.extract(["Peter Blackburn visited Paris ."])[0].text == "Peter Blackburn visited Paris ."
     t = m["test"]

@@ -215,6 +215,36 @@ def evaluate_cmd(
         write_json(result, json_out)
 
 
+@app.command("visualize")
+@handle_errors
+def visualize_cmd(
+    first: Annotated[str, typer.Argument(help="One side's documents: predictions (JSONL), a dataset or a file.")],
+    second: Annotated[str, typer.Argument(help="The other side's, with the same ids and texts.")],
+    out: Annotated[Path, typer.Option(help="The HTML page to write.")],
+    schema: Annotated[Path | None, typer.Option(help="Schema: the first side's labels mapped to its types (as "
+                                                     "evaluate maps gold), only its kinds drawn, its symmetric "
+                                                     "relation types matched either way round.")] = None,
+    names: Annotated[str, typer.Option(help="The two sides' names, comma-separated.")] = "teacher,student",
+    limit: Annotated[int, typer.Option(min=0, help="At most this many documents, most disagreements first.")] = 50,
+) -> None:
+    """A page of the documents labelled by both sides, side by side, disagreements first, with a filter by type
+    (self-contained HTML)."""
+    from smallext.datasets import load_documents
+    from smallext.schema import load_schema
+    from smallext.visualize import write_examples
+
+    two = [n.strip() for n in names.split(",")]
+    if len(two) != 2 or not all(two):
+        raise ConfigError(f"--names takes two names, comma-separated; got {names!r}")
+    docs, sch = load_documents(first), None
+    if schema is not None:
+        sch = load_schema(schema)
+        docs = sch.map_documents(docs)
+    page = write_examples(out, docs, load_documents(second), schema=sch, names=(two[0], two[1]), limit=limit,
+                          title=f"{two[0]} and {two[1]}")
+    console.print(f"wrote {page}", highlight=False, soft_wrap=True)
+
+
 @app.command("train")
 @handle_errors
 @option_flags({"the student": StudentOptions})

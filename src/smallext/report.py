@@ -11,14 +11,18 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_serializer, model_validator
 
+from smallext.doc import Document
 from smallext.evaluate import Evaluation, TypeScores
 from smallext.io.atomic import atomic_write
 from smallext.kinds import KINDS
+from smallext.schema import Schema
 from smallext.students.base import layers_phrase
 
 __all__ = ["AnnotationClock", "AnnotationSummary", "Facts", "Metrics", "RayTiming", "RunConfig", "StageSeconds",
@@ -384,8 +388,9 @@ def kind_sections(t: TestResults) -> list[list[str]]:
     return out
 
 
-def render_markdown(m: Metrics | dict[str, Any]) -> str:
-    """``report.md`` of a distill run's metrics (a :class:`Metrics` or the ``metrics.json`` it validates from)."""
+def render_markdown(m: Metrics | dict[str, Any], examples: str | None = None) -> str:
+    """``report.md`` of a distill run's metrics (a :class:`Metrics` or the ``metrics.json`` it validates from);
+    ``examples``, the examples page's file name beside it, adds a link to it in the test section."""
     m = Metrics.model_validate(m)
     cfg, ann = m.config, m.annotation
     lines = ["# smallext distillation report", "",
@@ -425,7 +430,10 @@ def render_markdown(m: Metrics | dict[str, Any]) -> str:
               "student latency is per document at batch 1, its throughput that of a batch job "
               "(`smallext extract` on a file)" + (f", the median of {timing.passes} timed passes "
                                                    "over the measured documents"
-                                                   if timing.passes is not None else "")]
+                                                   if timing.passes is not None else ""),
+              *([f"- Examples: [{examples}]({examples}), the test documents the teacher labelled with the "
+                 "teacher's and the student's labels side by side, those they disagree on most first"]
+                if examples else [])]
     for section in kind_sections(t):
         lines += ["", *section]
     st = m.stage_seconds
@@ -498,6 +506,11 @@ def plots(m: Metrics | dict[str, Any]) -> list[str]:
     return out
 
 
+def _links(text: str) -> str:
+    """``text`` escaped, with its Markdown links to local files (``[name](file.html)``) as links."""
+    return re.sub(r"\[([^\]]+)\]\(([\w.-]+)\)", r'<a href="\2">\1</a>', html.escape(text))
+
+
 def render_html(m: Metrics | dict[str, Any], markdown: str) -> str:
     """One self-contained page: the report's facts as HTML, with the plots embedded."""
     m = Metrics.model_validate(m)
@@ -525,9 +538,9 @@ def render_html(m: Metrics | dict[str, Any], markdown: str) -> str:
         elif line.startswith("> "):
             body.append(f"<blockquote>{html.escape(line[2:])}</blockquote>")
         elif line.startswith("- "):
-            body.append(f"<li>{html.escape(line[2:])}</li>")
+            body.append(f"<li>{_links(line[2:])}</li>")
         elif line.strip():
-            body.append(f"<p>{html.escape(line)}</p>")
+            body.append(f"<p>{_links(line)}</p>")
     if in_table:
         body.append("</table>")
     if m.test is not None:
@@ -549,12 +562,23 @@ def html_page(title: str, body: str, style: str = "") -> str:
             f"<style>{STYLE}{style}</style></head><body>{body}</body></html>")
 
 
-def write_report(metrics: Metrics | dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
+def write_report(metrics: Metrics | dict[str, Any], out_dir: str | Path, *,
+                 examples: tuple[Sequence[Document], Sequence[Document]] | None = None,
+                 schema: Schema | None = None) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` into ``out_dir`` (atomically) from a run's metrics (a
-    :class:`Metrics` or the ``metrics.json`` it validates from). Returns their paths."""
+    :class:`Metrics` or the ``metrics.json`` it validates from). Returns their paths.
+
+    With ``examples``, ``(teacher's documents, student's documents)`` of the test set, also ``examples.html``
+    beside them (:func:`smallext.visualize.write_examples`, ``schema`` the schema they follow), linked from the
+    report's test section; raises :class:`~smallext.errors.DocumentError` as that function does."""
     metrics = Metrics.model_validate(metrics)
     out_dir = Path(out_dir)
-    md = render_markdown(metrics)
+    if examples is not None:
+        from smallext.visualize import write_examples
+
+        write_examples(out_dir / "examples.html", *examples, schema=schema, title="smallext examples: teacher "
+                       "and student on the test documents")
+    md = render_markdown(metrics, "examples.html" if examples is not None and metrics.test is not None else None)
     with atomic_write(out_dir / "report.md") as f:
         f.write(md)
     with atomic_write(out_dir / "report.html") as f:

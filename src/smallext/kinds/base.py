@@ -23,6 +23,8 @@ parts:
 ``wire``            its field in the HTTP server's answer and ``/metadata`` (:mod:`smallext.serve.app`)
 ``labelstudio``     its tags in the labelling config, its results in tasks and exports
                     (:mod:`smallext.io.labelstudio`)
+``html``            how its items are drawn on the examples page (:mod:`smallext.visualize`):
+                    ``render(doc, other, side) -> Rendered``, the items the other side lacks marked
 ==================  ====================================================================================
 
 The heavy parts are named by ``"module:attribute"`` strings and imported on first use (:meth:`Kind.load`), so

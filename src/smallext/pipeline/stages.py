@@ -2,15 +2,17 @@
 
 Artifacts (under the run's output folder):
 
-==========  ==================  ==========================================================================
-labels      ``silver.jsonl``    the teacher's labels of the corpus (every document once; failed ones marked)
-labels      ``repaired.jsonl``  the labels after the quality stage (when ``quality`` is configured), with
-flags       ``flags.jsonl``     its label-error flags of the teacher's labels and ``quality.html``, the page
-labels      ``reviewed.jsonl``  the labels with the documents reviewed in the review loop (``review/``) in place
-model       ``model/``          the packaged student (int8 ONNX, tokenizer, config, model card)
-metrics     ``metrics.json``    test scores, speed and memory of teacher and student, and the run's facts
-report      ``report.md``       the report, and ``report.html`` with its plots
-==========  ==================  ==========================================================================
+===========  =====================  ==========================================================================
+labels       ``silver.jsonl``       the teacher's labels of the corpus (every document once; failed ones marked)
+labels       ``repaired.jsonl``     the labels after the quality stage (when ``quality`` is configured), with
+flags        ``flags.jsonl``        its label-error flags of the teacher's labels and ``quality.html``, the page
+labels       ``reviewed.jsonl``     the labels with the documents reviewed in the review loop (``review/``) in place
+model        ``model/``             the packaged student (int8 ONNX, tokenizer, config, model card)
+metrics      ``metrics.json``       test scores, speed and memory of teacher and student, and the run's facts
+predictions  ``test_predictions/``  ``teacher.jsonl`` and ``student.jsonl``: both on the teacher's test documents
+report       ``report.md``          the report, and ``report.html`` with its plots
+examples     ``examples.html``      teacher and student on those documents side by side (:mod:`smallext.visualize`)
+===========  =====================  ==========================================================================
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from typing import Any
 
 from smallext.doc import Document
 from smallext.errors import ConfigError
-from smallext.io.atomic import atomic_write
+from smallext.io.atomic import atomic_directory, atomic_write
+from smallext.io.jsonl import write_jsonl
 from smallext.pipeline.config import DistillConfig
 from smallext.pipeline.runner import Context, Stage
 from smallext.report import gold_examples_note, labels_kind, review_notes, training_data
@@ -348,7 +351,7 @@ class EvaluateStage(Stage):
 
     name = "evaluate"
     reads = ("model",)
-    writes = {"metrics": "metrics.json"}
+    writes = {"metrics": "metrics.json", "predictions": "test_predictions"}
 
     def key(self, ctx: Context) -> Any:
         cfg: DistillConfig = ctx.cfg
@@ -415,21 +418,37 @@ class EvaluateStage(Stage):
                                               evaluate=round(time.perf_counter() - t_eval, 1))
         facts["wall_seconds"] = round(time.perf_counter() - ctx.started, 1)
         metrics = Metrics(**facts)
+        with atomic_directory(self.outputs(ctx)["predictions"]) as folder:  # empty without a test set
+            if cfg.test:
+                write_jsonl(teacher_preds, folder / "teacher.jsonl")
+                write_jsonl(student_sample, folder / "student.jsonl")
         with atomic_write(self.outputs(ctx)["metrics"]) as f:
             f.write(json.dumps(metrics.model_dump(), indent=2, default=str))
         return {"seconds": metrics.stage_seconds.evaluate}
 
 
 class ReportStage(Stage):
-    """``report.md``, ``report.html`` (F1 against throughput on a log axis, per-type F1 bars) from the metrics."""
+    """``report.md``, ``report.html`` (F1 against throughput on a log axis, per-type F1 bars) from the metrics,
+    and with a test set ``examples.html``, the teacher's and the student's test predictions side by side."""
 
     name = "report"
-    reads = ("metrics",)
-    writes = {"report": "report.md", "report_html": "report.html"}
+    reads = ("metrics", "predictions")
+    writes = {"report": "report.md", "report_html": "report.html", "examples": "examples.html"}
+
+    def outputs(self, ctx: Context) -> dict[str, Path]:
+        out = super().outputs(ctx)
+        if not ctx.cfg.test:
+            del out["examples"]
+        return out
 
     def run(self, ctx: Context) -> dict[str, Any]:
+        from smallext.io.jsonl import read_jsonl
         from smallext.report import write_report
 
-        md, page = write_report(json.loads(ctx.artifacts["metrics"].read_text(encoding="utf-8")), ctx.out)
-        ctx.log(self.name, f"{md}, {page}")
+        folder = ctx.artifacts["predictions"]
+        examples = ((read_jsonl(folder / "teacher.jsonl"), read_jsonl(folder / "student.jsonl"))
+                    if ctx.cfg.test else None)
+        md, page = write_report(json.loads(ctx.artifacts["metrics"].read_text(encoding="utf-8")), ctx.out,
+                                examples=examples, schema=ctx.schema)
+        ctx.log(self.name, f"{md}, {page}" + (f", {ctx.out / 'examples.html'}" if examples else ""))
         return {}

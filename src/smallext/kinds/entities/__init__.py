@@ -25,6 +25,7 @@ KIND = Kind(
         "head": "smallext.kinds.entities.head:HEAD",
         "vote": "smallext.kinds.entities.vote:SpanVote",
         "labelstudio": "smallext.kinds.entities.labelstudio:LABELSTUDIO",
+        "html": "smallext.kinds.entities.visualize:render",
     },
     describe="typed spans of the text (strict-match span P/R/F1)",
 )

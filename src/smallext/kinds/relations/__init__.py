@@ -31,6 +31,7 @@ KIND = Kind(
         "student_options": "smallext.kinds.relations.options:RelationStudentOptions",
         "vote": "smallext.kinds.relations.vote:RelationVote",
         "labelstudio": "smallext.kinds.relations.labelstudio:LABELSTUDIO",
+        "html": "smallext.kinds.relations.visualize:render",
     },
     describe="directed, typed links between two entities (strict and boundaries relation P/R/F1)",
 )
