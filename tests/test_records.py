@@ -226,10 +226,19 @@ def test_few_shot_reply_is_the_gold_as_written():
 def test_long_documents_are_read_in_overlapping_windows_and_merged():
     task = RecordTask(SCHEMA, window_chars=60, overlap_chars=20)
     text = "\n".join(f"line {i:02d} of the receipt" for i in range(12))
-    wins = task.windows(text)
+    wins = [(w.offset, w.text) for w in task.windows(text)]
     assert len(wins) > 2 and wins[0][0] == 0 and all(text[o:o + len(w)] == w for o, w in wins)
     assert all(wins[i + 1][0] < wins[i][0] + len(wins[i][1]) for i in range(len(wins) - 1))  # they overlap
     assert wins[-1][0] + len(wins[-1][1]) == len(text)
+    # a table's header is repeated in every later window, and what is grounded in it maps back to it
+    table = "model | dataset | F1\n" + "\n".join(f"m{i} | d{i} | 0.{i:02d}" for i in range(30))
+    doc = Document("t", table, meta={"header": [0, 20]})
+    later = task.windows(table, [doc])[1:]
+    assert later and all(w.text.startswith("model | dataset | F1\n") and w.prefix == (0, 20) for w in later)
+    w = later[-1]
+    assert w.to_whole(8, 15) == (8, 15)  # "dataset" in the repeated header
+    at = w.text.index("m29")
+    assert table[slice(*w.to_whole(at, at + 3))] == "m29"
     a = Record("Receipt", {"total": (Value("9.00"),), "date": (Value("2018-12-25"),)})
     b = Record("Receipt", {"total": (Value("9.0"),), "company": (Value("X"),)})
     c = Record("Receipt", {"total": (Value("12.00"),)})

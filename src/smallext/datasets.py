@@ -22,6 +22,7 @@ from typing import Any
 from smallext.doc import Document
 from smallext.errors import DatasetError
 from smallext.io.formats import format_from_path, read, write
+from smallext.io.record_formats import DATASETS as _RECORD_DATASETS
 
 __all__ = [
     "DATASETS", "DatasetInfo", "convert", "data_root", "describe", "load", "load_documents", "parse_spec",
@@ -126,6 +127,9 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
+DATASETS.update({name: DatasetInfo(name, **spec) for name, spec in _RECORD_DATASETS.items()})
+
+
 def repo_root() -> Path | None:
     """The source checkout holding this package (the folder with ``pyproject.toml``), if any."""
     for parent in Path(__file__).resolve().parents:
@@ -209,7 +213,7 @@ def load(name: str, split: str | None = None, *, group_documents: bool = False) 
     info = DATASETS[name]
     path = dataset_path(name, split)
     options: dict[str, Any] = {"id_prefix": f"{name}:{split}", **info.options.get(split, {})}
-    if info.fmt not in ("spert", "sroie"):
+    if info.fmt not in ("spert", "sroie", *_RECORD_DATASETS):
         options["group_documents"] = group_documents
     docs = read(path, info.fmt, **options)
     for d in docs:

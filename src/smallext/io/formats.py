@@ -11,6 +11,8 @@ from smallext.errors import FormatError
 from smallext.io.columns import read_columns, write_columns
 from smallext.io.docbin import read_docbin, write_docbin
 from smallext.io.jsonl import read_jsonl, write_jsonl
+from smallext.io.record_formats import EXTENSIONS as _RECORD_EXTENSIONS
+from smallext.io.record_formats import FORMATS as _RECORD_FORMATS
 from smallext.io.scierc import read_scierc
 from smallext.io.spert import read_spert
 from smallext.io.sroie import read_sroie
@@ -18,7 +20,7 @@ from smallext.io.text import read_text, write_text
 
 __all__ = ["FORMATS", "WRITABLE", "format_from_path", "read", "write"]
 
-FORMATS = ("conll", "tsv", "wikiann", "jsonl", "text", "spacy", "spert", "scierc", "sroie")
+FORMATS = ("conll", "tsv", "wikiann", "jsonl", "text", "spacy", "spert", "scierc", "sroie", *_RECORD_FORMATS)
 WRITABLE = ("conll", "tsv", "jsonl", "text", "spacy")
 
 _EXTENSIONS = {
@@ -31,6 +33,7 @@ _EXTENSIONS = {
     ".iob": "tsv",
     ".iob2": "tsv",
     ".spacy": "spacy",
+    **_RECORD_EXTENSIONS,
 }
 
 
@@ -78,6 +81,8 @@ def read(path: str | Path, fmt: str | None = None, **options: Any) -> list[Docum
         return read_scierc(path, **options)
     if fmt == "sroie":
         return read_sroie(path, **options)
+    if fmt in _RECORD_FORMATS:
+        return _RECORD_FORMATS[fmt](path, **options)
     raise FormatError(path, None, f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 

@@ -155,9 +155,10 @@ class LLMTeacher(Teacher):
         res = ChunkResult()
         text = self.task.join(docs)
         ids = [d.id for d in docs]
-        parts: list[tuple[int, Any]] = []
+        parts: list[tuple[Any, Any]] = []
         new: list[tuple[_Call, Any]] = []
-        for offset, window in self.task.windows(text):
+        for win in self.task.windows(text, docs):
+            window = win.text
             messages = self.task.messages(window)
             budget = self.task.max_tokens(window)
             call = self._call(messages, budget, window, res, cache)
@@ -170,7 +171,7 @@ class LLMTeacher(Teacher):
                     res.failed = {i: f"{call.error} (after one retry; first try: {first})" for i in ids}
                     return res
             grounded = self.task.ground(window, call.parsed, source=self.spec)
-            parts.append((offset, grounded))
+            parts.append((win, grounded))
             new.append((call, grounded))
         grounded = parts[0][1] if len(parts) == 1 else self.task.merge(text, parts)
         res.docs, res.stats = self.task.split(docs, grounded)

@@ -37,7 +37,7 @@ from smallext.kinds.records.normalize import value_key
 from smallext.kinds.records.schema import RecordField, RecordType, record_labels, record_type, resolve_record
 from smallext.schema import Schema
 from smallext.teachers.grounding import GroundingStats
-from smallext.teachers.tasks.base import FewShotTask, Grounded, ParsedReply, read_json_object
+from smallext.teachers.tasks.base import FewShotTask, Grounded, ParsedReply, Window, read_json_object
 
 __all__ = ["COUNTERS", "RecordTask", "merge_records", "parse_record_reply", "record_reply_for"]
 
@@ -263,18 +263,25 @@ class RecordTask(FewShotTask):
     def parse(self, reply: str) -> ParsedReply:
         return parse_record_reply(reply)
 
-    def windows(self, text: str) -> list[tuple[int, str]]:
-        """``[(offset, window text), ...]``: the whole text when it has at most ``window_chars`` characters, else
-        windows of whole lines of about that size, each starting ``overlap_chars`` before the last one ended."""
+    def windows(self, text: str, docs: Sequence[Document] = ()) -> list[Window]:
+        """The whole text when it has at most ``window_chars`` characters, else windows of whole lines of about
+        that size, each starting ``overlap_chars`` before the last one ended. A document whose ``meta["header"]``
+        is ``[start, end]`` (a table's header rows, :mod:`smallext.io.tables`) has that stretch repeated at the head
+        of every window that starts after it, so a long table never loses its header (LangExtract issue #308)."""
         if len(text) <= self.window_chars:
-            return [(0, text)]
+            return [Window(0, text)]
+        header = docs[0].meta.get("header") if len(docs) == 1 else None
         out, start = [], 0
         while start < len(text):
             end = min(len(text), start + self.window_chars)
             if end < len(text):
                 cut = text.rfind("\n", start + 1, end)
                 end = cut + 1 if cut > start else end
-            out.append((start, text[start:end]))
+            if header and start >= header[1]:
+                hs, he = int(header[0]), int(header[1])
+                out.append(Window(start, f"{text[hs:he]}\n{text[start:end]}", (hs, he)))
+            else:
+                out.append(Window(start, text[start:end]))
             if end >= len(text):
                 break
             back = text.rfind("\n", start + 1, max(start + 1, end - self.overlap_chars))
@@ -301,15 +308,18 @@ class RecordTask(FewShotTask):
         stats.count("records_kept", len(out))
         return Grounded([], stats, layers={"records": out})
 
-    def merge(self, text: str, parts: Sequence[tuple[int, Grounded]]) -> Grounded:
-        """The windows' grounded records as one result on the whole text: offsets shifted by each window's
-        offset, records merged (:func:`merge_records`), statistics summed (``records_merged`` counted)."""
+    def merge(self, text: str, parts: Sequence[tuple[Window, Grounded]]) -> Grounded:
+        """The windows' grounded records as one result on the whole text: offsets mapped back to the whole text
+        (:meth:`~smallext.teachers.tasks.base.Window.to_whole`), records merged (:func:`merge_records`),
+        statistics summed (``records_merged`` counted)."""
         stats = GroundingStats()
         shifted = []
-        for offset, g in parts:
+        for win, g in parts:
             stats += g.stats
             shifted.append([replace(r, fields={f: tuple(v if v.start is None else
-                                                        replace(v, start=v.start + offset, end=v.end + offset)
+                                                        replace(v, **dict(zip(("start", "end"),
+                                                                              win.to_whole(v.start, v.end),
+                                                                              strict=True)))
                                                         for v in vs) for f, vs in r.fields.items()})
                             for r in g.layers.get("records", [])])
         records, merged = merge_records(shifted)

@@ -32,7 +32,33 @@ ReplyFormat = Literal["list", "pairs", "grouped"]
 """How a reply lists what it found (the entity task's formats, :mod:`smallext.kinds.entities.task`): ``list`` of
 objects, ``pairs`` of strings, or ``grouped`` under each type; a task that has one format takes ``list``."""
 
-__all__ = ["FewShotTask", "ReplyFormat", "Grounded", "ParsedReply", "Task", "chunk_documents", "read_json_object"]
+__all__ = ["FewShotTask", "ReplyFormat", "Window", "Grounded", "ParsedReply", "Task", "chunk_documents",
+           "read_json_object"]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A part of a call's text asked about on its own.
+
+    Attributes:
+        offset: where the part starts in the whole text (characters).
+        text: what the model is shown: ``prefix`` (when given) then the part.
+        prefix: ``(start, end)`` of a stretch of the whole text repeated before the part (a table's header), or
+            None; ``text`` then begins with ``whole[start:end] + "\n"``.
+    """
+
+    offset: int
+    text: str
+    prefix: tuple[int, int] | None = None
+
+    def to_whole(self, start: int, end: int) -> tuple[int, int]:
+        """Offsets in :attr:`text` as offsets in the whole text (the repeated prefix maps back to where it is)."""
+        if self.prefix is None:
+            return start + self.offset, end + self.offset
+        lead = self.prefix[1] - self.prefix[0] + 1
+        if end <= lead:
+            return start + self.prefix[0], end + self.prefix[0]
+        return max(start - lead, 0) + self.offset, end - lead + self.offset
 
 
 @dataclass
@@ -113,13 +139,13 @@ class Task(ABC):
         """Locate the parsed reply in ``text``: spans (with ``source``) and the other kinds' items, with
         statistics."""
 
-    def windows(self, text: str) -> list[tuple[int, str]]:
-        """The parts of ``text`` asked about in separate calls, as ``[(offset, part), ...]``; by default the whole
-        text in one call. A task that returns more than one part defines :meth:`merge`."""
-        return [(0, text)]
+    def windows(self, text: str, docs: Sequence[Document] = ()) -> list[Window]:
+        """The parts of ``text`` (the call's text, :meth:`join` of ``docs``) asked about in separate calls; by
+        default the whole text in one call. A task that returns more than one part defines :meth:`merge`."""
+        return [Window(0, text)]
 
-    def merge(self, text: str, parts: Sequence[tuple[int, Grounded]]) -> Grounded:
-        """One result on ``text`` from the results grounded in each of its :meth:`windows` (offset, result).
+    def merge(self, text: str, parts: Sequence[tuple[Window, Grounded]]) -> Grounded:
+        """One result on ``text`` from the results grounded in each of its :meth:`windows`.
 
         Raises:
             NotImplementedError: the task does not read texts in windows.
