@@ -338,3 +338,60 @@ def test_llamacpp_teacher_fills_records(tmp_path):
                 assert d.text[v.start:v.end] == v.surface
     again = annotate(docs, teacher, tmp_path / "out.jsonl", store=tmp_path / "s.sqlite", progress=False)
     assert again["calls_this_run"] == 0
+
+
+# ----------------------------------------------------------------------------------------------- ensembles
+def test_an_ensemble_votes_per_field():
+    from smallext.kinds.records.vote import RecordVote
+
+    at = TEXT.index("RM9.00")
+    grounded = Value("9.00", "RM9.00", at, at + 6, "normalized", currency="MYR")
+    members = [
+        Record("Receipt", {"total": (Value("9.0"),), "date": (Value("2018-12-25"),), "items": (Value("A"), Value("B"))}),
+        Record("Receipt", {"total": (grounded,), "items": (Value("A"), Value("B"))}),
+        Record("Receipt", {"total": (Value("10.00"),), "date": (Value("2018-12-26"),), "items": (Value("A"),)})]
+    vote = RecordVote()
+    for r in members:
+        vote.add(_doc(0, r), 1.0)
+    kept, = vote.decide("d0", [], 3.0, False, "ensemble")
+    assert kept.get("total") == (replace_score(grounded, 0.6667),)  # 2 of 3 (9.0 = 9.00); the grounded instance
+    assert "date" not in kept.fields  # 1 vote each
+    assert [(v.value, v.score) for v in kept.get("items")] == [("A", 1.0), ("B", 0.6667)]
+    assert kept.score == 1.0 and kept.source == "ensemble"
+    union, = vote.decide("d0", [], 3.0, True, "ensemble")
+    assert [v.value for v in union.get("date")] == ["2018-12-25"]  # a single field keeps its best value
+    lone = RecordVote()
+    lone.add(_doc(1, Record("Receipt", {"total": (Value("1.00"),)})), 1.0)
+    lone.add(_doc(1), 1.0)
+    lone.add(_doc(1), 1.0)
+    assert lone.decide("d1", [], 3.0, False, "e") == []  # one member of three proposed it
+
+
+def replace_score(v: Value, score: float) -> Value:
+    from dataclasses import replace
+
+    return replace(v, score=score)
+
+
+def test_evaluate_cli_scores_records_and_writes_the_section(tmp_path):
+    from typer.testing import CliRunner
+
+    from smallext.cli import app
+    from smallext.io.jsonl import write_jsonl
+
+    gold = [_doc(0, Record("Receipt", {"total": (Value("9.00"),), "company": (Value("ACME"),)}))]
+    pred = [_doc(0, Record("Receipt", {"total": (Value("9.0"),), "company": (Value("ACNE"),)}))]
+    write_jsonl(gold, tmp_path / "g.jsonl")
+    write_jsonl(pred, tmp_path / "p.jsonl")
+    schema = tmp_path / "s.yaml"
+    schema.write_text(yaml.safe_dump(SCHEMA.model_dump(by_alias=True, exclude_defaults=True)))
+    r = CliRunner().invoke(app, ["evaluate", "--gold", str(tmp_path / "g.jsonl"), "--pred", str(tmp_path / "p.jsonl"),
+                                 "--schema", str(schema), "--json", str(tmp_path / "ev.json"), "--n-boot", "0"])
+    assert r.exit_code == 0, r.output
+    assert "Record field scores" in r.output and "Entity-level" not in r.output and "record F1 0.0000" in r.output
+    ev = json.loads((tmp_path / "ev.json").read_text())
+    assert set(ev["records"]) == {"fields", "records", "protocol", "grounding_precision", "values"}
+    assert ev["records"]["fields"]["micro"]["f1"] == 0.5 and set(ev["records"]["fields"]) == {"micro", "macro",
+                                                                                               "per_field"}
+    assert ev["records"]["protocol"]["fields"]["micro"]["f1"] == 0.0  # "9.0" is not the string "9.00"
+    assert "entities" not in ev and ev["selection"]["kind"] == "records"

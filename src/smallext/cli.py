@@ -193,8 +193,9 @@ def evaluate_cmd(
     schema: Annotated[Path | None, typer.Option(help="Schema: gold labels mapped to its types, its symmetric "
                                                      "relation types matched in either direction.")] = None,
 ) -> None:
-    """Entity-level strict-match precision, recall and F1 (micro, macro, per type) with a bootstrap CI; relation
-    scores (strict and boundaries) when the gold or the predictions have relations."""
+    """Precision, recall and F1 of each kind of output with a bootstrap CI: entities (strict match; micro, macro,
+    per type), relations (strict and boundaries) and records (field and record level, normalised and the SROIE
+    protocol) when the schema, the gold or the predictions have them."""
     from smallext.datasets import load_documents
     from smallext.evaluate import Evaluation, evaluate
     from smallext.kinds import KINDS

@@ -325,7 +325,8 @@ def evaluate(
     Returns:
         The JSON-ready dict described in the module docstring, the dump of an :class:`Evaluation` (read one back
         with ``Evaluation.model_validate(result)``). All scores are in [0, 1]. A kind with nothing to score (not in
-        the schema, no item on either side) has no section.
+        the schema, no item on either side) has no section; so has entities for a schema of other kinds only
+        (records) when no span is on either side (and then no top-level alias).
 
     Raises:
         SmallextError: mismatched documents (see :func:`align`).
@@ -345,8 +346,11 @@ def evaluate(
     declared = [k for k in KINDS if k in sections and (schema is None or KINDS[k].declared(schema))]
     first = "entities" if schema is None or KINDS["entities"].declared(schema) or not declared else declared[0]
     selected = entities if first == "entities" else sections[first]
+    m = entities["micro"]
+    if first != "entities" and labels is None and not (m["tp"] or m["fp"] or m["fn"]):
+        entities = None  # a schema of other kinds only (records), and no span on either side: no entity section
     result = Evaluation.model_validate({
-        "documents": len(pairs), "entities": entities, **sections,
+        "documents": len(pairs), **({"entities": entities} if entities is not None else {}), **sections,
         "selection": {"kind": first, "score": KINDS[first].load("primary")(selected)}})
     return result.model_dump()  # the typed contract's JSON form: the entities alias at the top level, then the rest
 

@@ -3,7 +3,7 @@ character offsets.
 
 Its schema section is ``record_types`` (:mod:`.schema`: typed fields), its Document field ``records``
 (:mod:`.document`: :class:`Record` and :class:`Value`, not span-dependent), its LLM task :mod:`.task` (values
-normalised by :mod:`.normalize`, grounded by :mod:`.grounding`), its scorer :mod:`.scorer` (field- and record-level
+normalised by :mod:`.normalize`, grounded by :mod:`.grounding`), how an ensemble votes :mod:`.vote` (per field), its scorer :mod:`.scorer` (field- and record-level
 F1 in the normalised setting and the SROIE protocol) and its report :mod:`.report`. The student, serving and
 Label Studio parts come later.
 """
@@ -29,6 +29,7 @@ KIND = Kind(
         "scores": "smallext.kinds.records.report:RecordScores",
         "report": "smallext.kinds.records.report:section",
         "table": "smallext.kinds.records.report:table",
+        "vote": "smallext.kinds.records.vote:RecordVote",
     },
     describe="filled-in forms: typed fields whose values are grounded to character offsets (field and record F1)",
 )
