@@ -347,7 +347,8 @@ def test_an_ensemble_votes_per_field():
     at = TEXT.index("RM9.00")
     grounded = Value("9.00", "RM9.00", at, at + 6, "normalized", currency="MYR")
     members = [
-        Record("Receipt", {"total": (Value("9.0"),), "date": (Value("2018-12-25"),), "items": (Value("A"), Value("B"))}),
+        Record("Receipt", {"total": (Value("9.0"),), "date": (Value("2018-12-25"),),
+                           "items": (Value("A"), Value("B"))}),
         Record("Receipt", {"total": (grounded,), "items": (Value("A"), Value("B"))}),
         Record("Receipt", {"total": (Value("10.00"),), "date": (Value("2018-12-26"),), "items": (Value("A"),)})]
     vote = RecordVote()

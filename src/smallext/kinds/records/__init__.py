@@ -3,9 +3,9 @@ character offsets.
 
 Its schema section is ``record_types`` (:mod:`.schema`: typed fields), its Document field ``records``
 (:mod:`.document`: :class:`Record` and :class:`Value`, not span-dependent), its LLM task :mod:`.task` (values
-normalised by :mod:`.normalize`, grounded by :mod:`.grounding`), how an ensemble votes :mod:`.vote` (per field), its scorer :mod:`.scorer` (field- and record-level
-F1 in the normalised setting and the SROIE protocol) and its report :mod:`.report`. The student, serving and
-Label Studio parts come later.
+normalised by :mod:`.normalize`, grounded by :mod:`.grounding`), how an ensemble votes :mod:`.vote` (per field),
+its scorer :mod:`.scorer` (field- and record-level F1 in the normalised setting and the SROIE protocol) and its
+report :mod:`.report`. The student, serving and Label Studio parts come later.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
 from smallext.doc import Document, Span
-from smallext.kinds.records.document import Record, Value
+from smallext.kinds.records.document import Record
 from smallext.kinds.records.normalize import value_key
 
 __all__ = ["RecordVote"]
