@@ -13,8 +13,8 @@ repeats no teacher call and no training):
   The teacher is scored on the first 200 test sentences, the students on all of them and on the same 200. Upper
   bound: the 3-layer student trained on the gold labels of the same sentences. spaCy en_core_web_sm on the whole
   test set.
-- CrossNER-AI: the run of ``examples/crossner-ai.yaml`` (the ``make demo`` run, reused from ``runs/crossner-ai``
-  when it finished there), the same student with all encoder layers when the config keeps fewer, and the same
+- CrossNER-AI: the run of ``examples/crossner-ai-plain.yaml`` (the plain path, the ``make demo`` run before issue
+  25, reused from ``runs/crossner-ai-plain`` when it finished there), the same student with all encoder layers when the config keeps fewer, and the same
   student on the dev split's gold labels. With ``--gold-examples N``
   (default 100, the whole train split): the student on the same silver labels plus N gold documents of the
   teacher's example pool (``gold_examples`` in the config), and a student on those N gold documents alone.
@@ -129,7 +129,7 @@ def main() -> None:
         return data
 
     if "crossner-ai" in args.datasets:
-        cfg = yaml.safe_load((REPO / "examples/crossner-ai.yaml").read_text())
+        cfg = yaml.safe_load((REPO / "examples/crossner-ai-plain.yaml").read_text())
         cfg["schema"] = str(REPO / cfg["schema"])
         demo_out = REPO / cfg["output"]
         llm = run({**cfg, "output": str(demo_out)})
@@ -238,7 +238,7 @@ def markdown(d: dict) -> str:
     lines = ["# Distillation benchmark" + ("" if d.get("complete") else " (partial: the run was interrupted)"), "",
              f"`{d['command']}`: {d['machine']['cpu_count']} CPU cores, {d['threads']} threads; LLM teacher "
              f"`{QWEN}` with {d['shots']} shots; students MiniLM-L6 int8 ONNX (CoNLL-2003: {d['epochs']} epochs at "
-             "most; CrossNER-AI: as in examples/crossner-ai.yaml).", ""]
+             "most; CrossNER-AI: as in examples/crossner-ai-plain.yaml).", ""]
     for t in d["tables"]:
         lines += [f"## {t['dataset']}", "",
                   "| system | F1 (95% CI) | P | R | test documents | documents/s | p50 ms | peak RSS MB |",

@@ -4,7 +4,7 @@
                             [--sample-ai 100] [--sample-conll 200] [--epochs 8] [--threads 2]
 
 The local teacher ``llamacpp:qwen2.5-coder-1.5b`` on the corpora of bench/distill.py (CrossNER-AI dev text as in
-examples/crossner-ai.yaml; the first 1,000 CoNLL-2003 train sentences); gold labels are used only to measure.
+examples/crossner-ai-plain.yaml; the first 1,000 CoNLL-2003 train sentences); gold labels are used only to measure.
 Every system is a :func:`smallext.pipeline.distill` run under runs/bench/quality/ (finished stages are reused);
 the 0-shot runs start from the stores of bench/distill.py's runs when they are there, so no call is repeated.
 
@@ -55,7 +55,7 @@ def base_config(name: str, args) -> tuple[dict, Path, str]:
     """The 0-shot distill config of a corpus (as bench/distill.py runs it), where its finished run is, and the
     gold of its corpus."""
     if name == "crossner-ai":
-        cfg = yaml.safe_load((REPO / "examples/crossner-ai.yaml").read_text())
+        cfg = yaml.safe_load((REPO / "examples/crossner-ai-plain.yaml").read_text())
         cfg["schema"] = str(REPO / cfg["schema"])
         return cfg, REPO / cfg["output"], "crossner-ai:dev"
     cfg = {"schema": str(REPO / "schemas/conll2003.yaml"), "corpus": "conll2003:train", "corpus_limit": 1000,

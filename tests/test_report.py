@@ -93,3 +93,13 @@ def test_the_per_type_table_lists_every_type_of_either_side():
 def test_an_evaluation_in_the_metrics_is_the_typed_result():
     e = Metrics.model_validate(_old()).test.agreement
     assert isinstance(e, Evaluation) and e.selection.kind == "entities" and e.entities.micro.ci95 == [0.0, 0.0]
+
+
+def test_the_reasons_for_the_configuration_are_listed_in_the_report():
+    m = _old()
+    m["config"]["notes"] = ["Teacher without shots: 0.570 against 0.535 with 4 shots per group."]
+    md = render_markdown(m)
+    head, _, rest = md.partition("## Why this configuration\n\n")
+    assert rest.startswith("- Teacher without shots: 0.570 against 0.535 with 4 shots per group.\n")
+    assert "## Test:" in rest and "## Test:" not in head  # before the scores, after the run's facts
+    assert "## Why this configuration" not in render_markdown(_old())

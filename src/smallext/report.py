@@ -86,6 +86,7 @@ class RunConfig(Facts):
     student: StudentFacts
     teacher_options: TeacherOptionsFacts | None = None
     dev: str | None = None
+    notes: list[str] = Field(default_factory=list)
 
 
 class AnnotationClock(Facts):
@@ -402,6 +403,8 @@ def render_markdown(m: Metrics | dict[str, Any], examples: str | None = None) ->
              f"ungrounded rate {ann.ungrounded_rate:.1%}, tokens in/out {ann.tokens_in:,}/{ann.tokens_out:,}, "
              f"annotation wall time {annotation_time(ann)}"
              + (f", estimated cost {ann.estimated_cost}" if ann.estimated_cost is not None else ""), ""]
+    if cfg.notes:
+        lines += ["## Why this configuration", "", *[f"- {n}" for n in cfg.notes], ""]
     if cfg.teacher == "gold":
         lines += ["> The teacher is `gold`: it copies the gold labels. This is an upper bound for experiments, "
                   "not a real teacher.", ""]

@@ -89,6 +89,8 @@ class DistillConfig(BaseModel):
                                                                  "throughput on Ray")
     ray_address: str | None = Field(None, description="with engine: ray, the cluster's address (default "
                                                       "$RAY_ADDRESS, else a local Ray)")
+    notes: list[str] = Field(default_factory=list, description="why the configuration is what it is (the evidence "
+                                                               "for each choice): listed in the report")
 
     @field_validator("teacher_options", mode="plain")
     @classmethod
