@@ -17,7 +17,6 @@ lines. A value found nowhere is kept with no offsets (``meta["ungrounded"]`` nam
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -44,9 +43,10 @@ def receipt_ids(path: str | Path) -> list[str]:
 
 def _lines(path: Path) -> list[tuple[str, list[int]]]:
     out = []
-    with open(path, encoding="utf-8", newline="") as f:
-        for n, row in enumerate(csv.reader(f), 1):
-            if not row or not "".join(row).strip():
+    with open(path, encoding="utf-8", newline="") as f:  # not CSV-quoted: a transcript may start with '"'
+        for n, line in enumerate(f.read().split("\n"), 1):
+            row = line.rstrip("\r").split(",", 8)
+            if not "".join(row).strip():
                 continue
             if len(row) < 9:
                 raise FormatError(path, n, f"expected 8 coordinates and a transcript, got {len(row)} columns")

@@ -20,13 +20,14 @@ other grounded values is taken (:func:`closest`). A value found nowhere is kept 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from smallext.kinds.records.document import Record, Value
-from smallext.kinds.records.normalize import normalize, same_value
+from smallext.kinds.records.normalize import _amount, normalize, same_value
 from smallext.kinds.records.schema import RecordField, RecordType
 from smallext.teachers.grounding import GroundingStats, _bounded, find_exact
 
@@ -35,7 +36,8 @@ __all__ = ["Candidate", "FUZZY_MIN", "candidates", "closest", "find_loose", "fin
 FUZZY_MIN = 90.0
 """The least ``partial_ratio`` (0-100) of an OCR-tolerant match."""
 
-_NUMBER = re.compile(r"(?<![\w.])(?:[A-Z]{1,3}\$?|[$€£¥])?\s?[-+]?\d[\d,.' ]*\d(?![\w])|(?<![\w.])\d(?![\w.])")
+_NUMBER = re.compile(r"(?<![\w.])(?:(?P<cur>[A-Z]{1,3}\$?|[$€£¥])\s?)?(?P<num>[-+]?\d[\d,.' ]*\d)(?![\w])"
+                     r"|(?<![\w.])\d(?![\w.])")
 _DATE = re.compile(
     r"(?<!\w)(?:\d{1,4}[./-]\d{1,2}[./-]\d{2,4}"
     r"|\d{1,2}(?:st|nd|rd|th)?[\s-]+[A-Za-z]{3,9}\.?,?[\s-]+\d{2,4}"
@@ -62,6 +64,12 @@ def find_loose(text: str, needle: str) -> list[tuple[int, int]]:
             if _bounded(text, m.start(), m.end(), needle.strip())]
 
 
+def _fold(s: str) -> str:
+    """``s`` case-folded character by character, keeping its length (``ß`` and ``İ``, which fold to two characters,
+    stay as they are), so that offsets in the folded string are offsets in ``s``."""
+    return "".join(f if len(f := c.casefold()) == 1 else c for c in s)
+
+
 def find_ocr(text: str, needle: str, min_score: float = FUZZY_MIN) -> list[tuple[int, int]]:
     """The one substring of ``text`` most similar to ``needle`` (rapidfuzz ``partial_ratio_alignment``, case-folded),
     when its score is at least ``min_score`` and ``needle`` has at least four characters; else nothing."""
@@ -69,8 +77,10 @@ def find_ocr(text: str, needle: str, min_score: float = FUZZY_MIN) -> list[tuple
         return []
     from rapidfuzz import fuzz
 
-    al = fuzz.partial_ratio_alignment(needle.casefold(), text.casefold())
-    if al is None or al.score < min_score or al.dest_end <= al.dest_start:
+    folded = _fold(needle)
+    al = fuzz.partial_ratio_alignment(folded, _fold(text))
+    if (al is None or al.score < min_score or al.dest_end <= al.dest_start
+            or al.src_start > 0 or al.src_end < len(folded)):  # a part of the needle matched a shorter text
         return []
     start, end = al.dest_start, al.dest_end
     while start < end and text[start].isspace():
@@ -86,21 +96,34 @@ def candidates(text: str, field: RecordField, raw: str, value) -> list[Candidate
     s = raw.strip()
     if not s:
         return []
-    found = find_exact(text, s)
+    typed = field.type in ("integer", "number", "money", "date")
+    found = [(a, b) for a, b in find_exact(text, s) if not (typed and _cuts_number(text, a, b))]
     if found:
         return [Candidate(a, b, "exact") for a, b in found]
-    found = find_loose(text, s) or (find_ocr(text, s) if field.type == "string" else [])
+    found = ([(a, b) for a, b in find_loose(text, s) if not (typed and _cuts_number(text, a, b))]
+             or (find_ocr(text, s) if field.type == "string" else []))
     if found:
         return [Candidate(a, b, "fuzzy") for a, b in found]
-    if field.type in ("integer", "number", "money", "date") and value is not None:
+    if typed and value is not None:
         pattern = _DATE if field.type == "date" else _NUMBER
         out = []
         for m in pattern.finditer(text):
             got = normalize(field, m.group(0))
             if got is not None and same_value(got[0], value):
-                out.append(Candidate(m.start(), m.end(), "normalized"))
+                start = m.start()
+                if m.groupdict().get("cur") and m.group("cur")[0].isalpha() and _amount(m.group(0)).currency is None:
+                    start = m.start("num")  # a word before the number (TAX 6.00), not a currency (RM, USD)
+                out.append(Candidate(start, m.end(), "normalized"))
         return out
     return []
+
+
+def _cuts_number(text: str, start: int, end: int) -> bool:
+    """Whether ``[start, end)`` is part of a longer number: a digit, then ``.`` or ``,``, then a digit across either
+    edge (``9`` in ``9.00``, ``3`` in ``10.3``)."""
+    before = start >= 2 and text[start].isdigit() and text[start - 1] in ".," and text[start - 2].isdigit()
+    after = end + 1 < len(text) and text[end - 1].isdigit() and text[end] in ".," and text[end + 1].isdigit()
+    return before or after
 
 
 def closest(options: Sequence[Candidate], anchors: Sequence[int]) -> Candidate:
@@ -134,7 +157,8 @@ def ground_record(text: str, rt: RecordType, raw: dict, source: str | None = Non
         for x in items:
             stats.count("values")
             got = normalize(f, x)
-            value, currency = got if got is not None else (x if isinstance(x, (str, int, float)) else str(x), None)
+            value, currency = got if got is not None else (
+                x if isinstance(x, (str, int, float)) else json.dumps(x, ensure_ascii=False), None)
             if got is None:
                 stats.count("values_unnormalized")
             opts = candidates(text, f, str(x), value if got is not None else None) if f.extractive else []
@@ -148,7 +172,7 @@ def ground_record(text: str, rt: RecordType, raw: dict, source: str | None = Non
             v = Value(value, currency=currency)
         elif not opts:
             stats.count("values_ungrounded")
-            v = Value(value, None if str(x) == str(value) else str(x), currency=currency)
+            v = Value(value, None if str(x) == str(value) or isinstance(x, (dict, list)) else str(x), currency=currency)
         else:
             c = closest(opts, anchors)
             span = text[c.start:c.end]

@@ -17,6 +17,7 @@ not read as its type gives ``None`` (the caller keeps the string as it came and 
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -25,6 +26,10 @@ from typing import Any
 from smallext.kinds.records.schema import RecordField
 
 __all__ = ["normalize", "same_value", "value_key"]
+
+_NEGATIVE = re.compile(r"\s*(?:[^\d\s\-\u2212]{1,3}\s*)?[-\u2212]\s*(?:[^\d\s\-\u2212]{1,3}\s*)?\d")
+"""A minus sign before the number, after or before at most a currency (``-9.00``, ``RM -5.00``, ``-RM5.00``; not
+``TOTAL - 9.00``), which price-parser drops."""
 
 _YES = {"yes", "y", "true", "1", "ya", "oui", "ja", "si", "sí"}
 _NO = {"no", "n", "false", "0", "tidak", "non", "nein"}
@@ -72,6 +77,8 @@ def normalize(field: RecordField, raw: Any) -> tuple[Any, str | None] | None:
         field's type (a date that is no date, a word in a number field, a choice that is not one).
     """
     t = field.type
+    if isinstance(raw, (dict, list, tuple)) or (isinstance(raw, float) and not math.isfinite(raw)):
+        return None  # a nested object or list, NaN or Infinity (json.loads reads them) is no value of any type
     if isinstance(raw, bool):
         if t == "boolean":
             return raw, None
@@ -80,7 +87,7 @@ def normalize(field: RecordField, raw: Any) -> tuple[Any, str | None] | None:
         key = str(raw).strip().lower()
         return (True, None) if key in _YES else (False, None) if key in _NO else None
     if t in ("integer", "number") and isinstance(raw, (int, float)):
-        if t == "integer" and float(raw) != int(raw):
+        if t == "integer" and isinstance(raw, float) and not raw.is_integer():
             return None
         return (int(raw) if t == "integer" or float(raw).is_integer() else float(raw)), None
     s = str(raw).strip()
@@ -96,14 +103,16 @@ def normalize(field: RecordField, raw: Any) -> tuple[Any, str | None] | None:
     if t == "date":
         v = _date(s, field.date_order, field.locale)
         return None if v is None else (v, None)
-    price = _amount(s)
+    # a point before three digits is no thousands separator in a plain number (0.923); price-parser drops the sign
+    point = "." if t in ("integer", "number") and not field.locale and s.count(".") == 1 and "," not in s else None
+    price = _amount(s, point)
     if price.amount is None:
         return None
+    amount = -price.amount if _NEGATIVE.match(s) else price.amount
     if t == "money":
         currency = field.currency or (price.currency if price.currency and re.fullmatch(r"[A-Z]{3}", price.currency)
                                       else None)
-        return str(price.amount), currency
-    amount = price.amount
+        return str(amount), currency
     if t == "integer":
         return (int(amount), None) if amount == amount.to_integral_value() else None
     return (int(amount) if amount == amount.to_integral_value() else float(amount)), None

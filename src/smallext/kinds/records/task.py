@@ -157,13 +157,17 @@ def _same_record(a: Record, b: Record) -> bool:
 def merge_records(parts: Sequence[Sequence[Record]]) -> tuple[list[Record], int]:
     """The records of overlapping windows as one list: a record equal to one already kept (same type, equal values
     in every field both have, at least one such field) adds its other fields to it instead of being a record of its
-    own. Returns ``(records, how many were merged into another)``."""
+    own. Only a record of an earlier window is merged into, and at most one record of a window into each: two
+    records of one window are two records, as in a document read in one window. Returns ``(records, how many were
+    merged into another)``."""
     out: list[Record] = []
     merged = 0
     for records in parts:
+        earlier, taken = len(out), set()
         for r in records:
-            for i, kept in enumerate(out):
-                if _same_record(kept, r):
+            for i, kept in enumerate(out[:earlier]):
+                if i not in taken and _same_record(kept, r):
+                    taken.add(i)
                     out[i] = replace(kept, fields={**kept.fields, **{f: v for f, v in r.fields.items()
                                                                      if f not in kept.fields}})
                     merged += 1
