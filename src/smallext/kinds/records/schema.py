@@ -42,8 +42,8 @@ FIELD_TYPES: tuple[str, ...] = FieldType.__args__
 
 EXTRACTIVE = frozenset({"string", "integer", "number", "money", "date"})
 """Field types whose values are read from a stretch of the text (grounded to character offsets). ``enum`` and
-``boolean`` values are grounded when the reply's string occurs in the text, and may be stated by meaning alone;
-``text`` values are abstractive and never grounded."""
+``boolean`` values may be stated by meaning alone and ``text`` values are abstractive: none of the three is
+grounded."""
 
 DateOrder = Literal["DMY", "MDY", "YMD"]
 
