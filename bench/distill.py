@@ -14,8 +14,8 @@ repeats no teacher call and no training):
   bound: the 3-layer student trained on the gold labels of the same sentences. spaCy en_core_web_sm on the whole
   test set.
 - CrossNER-AI: the run of ``examples/crossner-ai-plain.yaml`` (the plain path, the ``make demo`` run before issue
-  25, reused from ``runs/crossner-ai-plain`` when it finished there), the same student with all encoder layers when the config keeps fewer, and the same
-  student on the dev split's gold labels. With ``--gold-examples N``
+  25, reused from ``runs/crossner-ai-plain`` when it finished there), the same student with all encoder layers when
+  the config keeps fewer, and the same student on the dev split's gold labels. With ``--gold-examples N``
   (default 100, the whole train split): the student on the same silver labels plus N gold documents of the
   teacher's example pool (``gold_examples`` in the config), and a student on those N gold documents alone.
 - ``--strong``: the strong-teacher scenario. A ``--strong-base`` (all-mpnet-base-v2) student trained on the gold
