@@ -105,3 +105,25 @@ def wait_http(url: str, proc, timeout: float = 90.0) -> None:
         except httpx.HTTPError:
             time.sleep(0.3)
     pytest.fail(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def relation_student(tmp_path_factory):
+    """A relation student trained for 4 epochs on 400 CoNLL04 sentences (3 encoder layers), with its fp32 ONNX."""
+    pytest.importorskip("torch", reason="needs the train extra")
+    if DATA is None:
+        pytest.skip("benchmark data not found (../shared/data or $SMALLEXT_DATA)")
+    from smallext.datasets import load
+    from smallext.schema import load_schema
+    from smallext.students.export import package
+    from smallext.students.options import StudentOptions
+    from smallext.students.train import fit
+
+    schema = load_schema(REPO / "schemas" / "conll04.yaml")
+    res = fit(schema.map_documents(load("conll04", "train"))[:400], None, schema.labels,
+                StudentOptions(epochs=4, threads=2, seed=1, layers=3), progress=False,
+                relation_types=[r.model_dump() for r in schema.relation_types])
+    out = tmp_path_factory.mktemp("rel") / "conll04-student"
+    fp32 = out.parent / "fp32.onnx"
+    package(res, out, schema=schema, keep_fp32=str(fp32))
+    return res, out, fp32, schema

@@ -283,25 +283,7 @@ def test_llm_teacher_picks_the_relation_task_for_a_relation_schema():
 
 # ---- the relation student ---------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def relation_student(tmp_path_factory):
-    """A relation student trained for 4 epochs on 400 CoNLL04 sentences (3 encoder layers), with its fp32 ONNX."""
-    pytest.importorskip("torch", reason="needs the train extra")
-    if DATA is None:
-        pytest.skip("benchmark data not found (../shared/data or $SMALLEXT_DATA)")
-    from smallext.datasets import load
-    from smallext.students.export import package
-    from smallext.students.options import StudentOptions
-    from smallext.students.train import fit
-
-    schema = load_schema(CONLL04)
-    res = fit(schema.map_documents(load("conll04", "train"))[:400], None, schema.labels,
-                StudentOptions(epochs=4, threads=2, seed=1, layers=3), progress=False,
-                relation_types=[r.model_dump() for r in schema.relation_types])
-    out = tmp_path_factory.mktemp("rel") / "conll04-student"
-    fp32 = out.parent / "fp32.onnx"
-    package(res, out, schema=schema, keep_fp32=str(fp32))
-    return res, out, fp32, schema
+# (the relation_student fixture is in conftest.py: the spaCy component tests use the same student)
 
 
 @needs_data

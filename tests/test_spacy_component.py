@@ -13,7 +13,6 @@ import sys
 
 import pytest
 
-import test_relations
 from conftest import REPO, needs_data
 
 spacy = pytest.importorskip("spacy", reason="needs the spacy extra")
@@ -23,8 +22,6 @@ from smallext.doc import Document, Span  # noqa: E402
 from smallext.errors import ConfigError  # noqa: E402
 from smallext.integrations.spacy import SmallextComponent, align_spans, annotate_doc  # noqa: E402
 from smallext.kinds.relations import Relation  # noqa: E402
-
-relation_student = test_relations.relation_student  # the relations tests' student (CoNLL04, 400 sentences)
 
 
 def _texts(n: int = 40) -> list[str]:
