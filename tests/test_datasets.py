@@ -6,7 +6,7 @@ from smallext.datasets import DATASETS, describe, load, load_documents
 from smallext.errors import DatasetError
 
 SPLITS = [(name, split) for name, info in DATASETS.items() for split in info.files
-          if info.fmt not in ("spert", "scierc", "sroie", "funsd", "mltables", "discomat")]
+          if info.fmt not in ("spert", "scierc", "sroie", "funsd", "mltables", "discomat", "mole")]
 # relation corpora have their own tables (tests/test_relations.py), SROIE receipts theirs (tests/test_records.py)
 
 

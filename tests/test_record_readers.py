@@ -441,7 +441,7 @@ def test_schemas_load_and_name_the_records(funsd, mltables, discomat):
 
 
 def test_registration_entries(data):
-    assert set(FORMATS) == {"funsd", "mltables", "discomat", "markdown", "csv", "html"}
+    assert set(FORMATS) == {"funsd", "mltables", "discomat", "mole", "markdown", "csv", "html"}
     assert set(EXTENSIONS.values()) <= set(FORMATS)
     expected = {"funsd": {"train": 149, "test": 50}, "mltables": {"dev": 11}, "discomat": {"test": 487}}
     for name, splits in expected.items():

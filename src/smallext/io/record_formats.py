@@ -6,6 +6,7 @@ format     layout                                                      path     
 funsd      FUNSD form annotations (:mod:`.funsd`)                       a split folder or one .json  gold
 mltables   Schema-to-JSON MlTables, LaTeX tables (:mod:`.schema_to_json`)  the zip (``split=``) or a .json  gold
 discomat   Schema-to-JSON DiSCoMat, grid tables (:mod:`.schema_to_json`)   the zip (``split=``) or a .json  gold
+mole       MeXtract's MOLE+ papers, one record each (:mod:`.mole`)       ``sft_*.parquet`` (``schema=``)  gold
 markdown   pipe tables (:func:`.tables.read_markdown`)                 ``.md``, ``.markdown``       --
 csv        one table (:func:`.tables.read_csv`)                        ``.csv``                     --
 html       ``<table>`` elements (:func:`.tables.read_html`)            ``.html``, ``.htm``          --
@@ -13,7 +14,8 @@ html       ``<table>`` elements (:func:`.tables.read_html`)            ``.html``
 
 :data:`FORMATS` maps each name to its reader (``reader(path, **options)``, every one taking ``id_prefix``),
 :data:`EXTENSIONS` the file extensions to their format, and :data:`DATASETS` the registered datasets
-(``funsd:train|test``, ``mltables:train|dev|test``, ``discomat:train|dev|test``) as the keyword arguments of a
+(``funsd:train|test``, ``mltables:train|dev|test``, ``discomat:train|dev|test``, ``mole-<schema>:test`` for each
+MOLE schema: ``ar``, ``en``, ``fr``, ``jp``, ``ru``, ``multi``, ``model``, 21 papers each) as the keyword arguments of a
 :class:`smallext.datasets.DatasetInfo` after its name. Nothing here imports :mod:`smallext.datasets` (it sits
 above this package).
 """
@@ -27,6 +29,7 @@ from typing import Any
 from smallext.doc import Document
 from smallext.errors import FormatError
 from smallext.io.funsd import read_funsd
+from smallext.io.mole import MOLE_SCHEMAS, read_mole
 from smallext.io.schema_to_json import read_discomat, read_mltables
 from smallext.io.tables import read_csv, read_html, read_markdown
 
@@ -36,6 +39,7 @@ FORMATS: dict[str, Callable[..., list[Document]]] = {
     "funsd": read_funsd,
     "mltables": read_mltables,
     "discomat": read_discomat,
+    "mole": read_mole,
     "markdown": read_markdown,
     "csv": read_csv,
     "html": read_html,
@@ -71,6 +75,15 @@ DATASETS: dict[str, dict[str, Any]] = {
         "options": {s: {"split": s} for s in _SPLITS},
     },
 }
+# MOLE+: one dataset per MOLE schema (each its own record type and schema file); only MeXtract's test papers (its
+# sft_valid.parquet papers have no gold file under evals/, so no recall)
+DATASETS.update({f"mole-{name}": {
+    "fmt": "mole",
+    "files": {"test": "mole/MOLE-plus-MeXtract-2025-12/datasets/sft_test.parquet"},
+    "schema": f"mole-{name}.yaml",
+    "provenance": "mole/PROVENANCE.md",
+    "options": {"test": {"schema": name}},
+} for name in MOLE_SCHEMAS})
 """Dataset name -> the fields of its :class:`smallext.datasets.DatasetInfo` after the name (paths relative to the
 data root; ``options``: the reader's options per split)."""
 
