@@ -31,6 +31,8 @@ def test_shipped_schemas_are_valid_and_precise(path):
 @needs_data
 @pytest.mark.parametrize("name", list(DATASETS))
 def test_schema_labels_cover_dataset_labels(name):
+    if "dev" not in DATASETS[name].files:
+        pytest.skip(f"{name} has no dev split ({', '.join(DATASETS[name].files)})")
     schema = load_schema(REPO / "schemas" / DATASETS[name].schema)
     docs = load(name, "dev")
     mapped = schema.map_documents(docs)  # raises on an unknown label
