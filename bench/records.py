@@ -9,7 +9,7 @@ the shots once per group), gold used only to measure:
 - **SROIE** receipts 500-625 (``sroie:test``, 126): field F1 per field and micro, in the normalised setting and
   the SROIE task 3 protocol, record F1, and the extractive ceiling: the share of gold key values that occur in the
   OCR lines exactly, and after whitespace folding (:func:`smallext.teachers.grounding.find_exact`,
-  :func:`smallext.kinds.records.grounding.find_loose`). Published SROIE task 3 figures (2019 winner 89.6,
+  ``smallext.teachers.grounding.find_fuzzy(..., across_lines=True)``). Published SROIE task 3 figures (2019 winner 89.6,
   LayoutLM-base 94.4) use the images and the official test set: context, not a comparison.
 - **FUNSD** test forms (``funsd:test``, 50): key-value pair F1 (a ``KeyValue`` record counts when its key and
   value both match: the record-level score; field level beside it).
@@ -40,8 +40,7 @@ def extractive_ceiling(gold) -> dict:
     """The share of SROIE's gold key strings (read from the key files) found in the receipts' OCR text exactly and
     after whitespace folding, per field and over all."""
     from smallext.datasets import data_root
-    from smallext.kinds.records.grounding import find_loose
-    from smallext.teachers.grounding import find_exact
+    from smallext.teachers.grounding import find_exact, find_fuzzy
 
     keys = data_root() / "sroie" / "train" / "data" / "key"
     per: dict[str, list[int]] = {}
@@ -53,7 +52,7 @@ def extractive_ceiling(gold) -> dict:
             c = per.setdefault(k, [0, 0, 0])
             c[0] += 1
             c[1] += bool(find_exact(d.text, v.strip()))
-            c[2] += bool(find_exact(d.text, v.strip()) or find_loose(d.text, v))
+            c[2] += bool(find_exact(d.text, v.strip()) or find_fuzzy(d.text, v, across_lines=True))
     total = [sum(c[i] for c in per.values()) for i in range(3)]
     out = {k: {"values": c[0], "exact": c[1] / c[0], "whitespace_folded": c[2] / c[0]} for k, c in per.items()}
     out["all"] = {"values": total[0], "exact": total[1] / total[0], "whitespace_folded": total[2] / total[0]}

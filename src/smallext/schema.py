@@ -283,6 +283,22 @@ def _prefixed(key: str, e: ValidationError) -> str:
                      for err in e.errors())
 
 
+def unique_labels(types, where: Callable[[int], str], taken: Callable[[str, str], str]) -> dict[str, str]:
+    """``{name or alias, lower-cased: the type's name}`` over ``types`` (items with ``name`` and ``aliases``).
+
+    Raises:
+        ValueError: a name or alias is used twice (case-insensitively): ``f"{where(i)}: {taken(key, owner)}"``,
+            ``i`` the index of the type that uses it again, ``owner`` the name of the type that used it first.
+    """
+    seen: dict[str, str] = {}
+    for i, t in enumerate(types):
+        for key in [t.name, *t.aliases]:
+            if key.lower() in seen:
+                raise ValueError(f"{where(i)}: {taken(key, seen[key.lower()])}")
+            seen[key.lower()] = t.name
+    return seen
+
+
 def named(types, name: str):
     """The type called ``name`` among ``types`` (exact name). Raises ``KeyError``."""
     for t in types:

@@ -114,12 +114,14 @@ def find_exact(text: str, needle: str) -> list[tuple[int, int]]:
             pos = i + 1
 
 
-def find_fuzzy(text: str, needle: str) -> list[tuple[int, int]]:
-    """Case- and whitespace-insensitive, word-bounded occurrences (never across a newline)."""
+def find_fuzzy(text: str, needle: str, *, across_lines: bool = False) -> list[tuple[int, int]]:
+    """Case- and whitespace-insensitive, word-bounded occurrences: any run of spaces or tabs between the needle's
+    characters, and of newlines too with ``across_lines`` (a record's address spans OCR lines; an entity span
+    never crosses a sentence break)."""
     chars = [c for c in needle if not c.isspace()]
     if not chars:
         return []
-    pattern = r"[ \t\u00a0]*".join(re.escape(c) for c in chars)
+    pattern = (r"\s*" if across_lines else r"[ \t\u00a0]*").join(re.escape(c) for c in chars)
     out = []
     for m in re.finditer(pattern, text, flags=re.IGNORECASE):
         if _bounded(text, m.start(), m.end(), needle.strip()):

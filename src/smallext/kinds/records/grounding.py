@@ -29,9 +29,9 @@ from typing import Any
 from smallext.kinds.records.document import Record, Value
 from smallext.kinds.records.normalize import _amount, normalize, same_value
 from smallext.kinds.records.schema import RecordField, RecordType
-from smallext.teachers.grounding import GroundingStats, _bounded, find_exact
+from smallext.teachers.grounding import GroundingStats, find_exact, find_fuzzy
 
-__all__ = ["Candidate", "FUZZY_MIN", "candidates", "closest", "find_loose", "find_ocr", "ground_record"]
+__all__ = ["Candidate", "FUZZY_MIN", "candidates", "closest", "find_ocr", "ground_record"]
 
 FUZZY_MIN = 90.0
 """The least ``partial_ratio`` (0-100) of an OCR-tolerant match."""
@@ -52,16 +52,6 @@ class Candidate:
     start: int
     end: int
     alignment: str  # exact | fuzzy | normalized
-
-
-def find_loose(text: str, needle: str) -> list[tuple[int, int]]:
-    """Case- and whitespace-insensitive, word-bounded occurrences; whitespace (newlines too) may differ."""
-    chars = [c for c in needle if not c.isspace()]
-    if not chars:
-        return []
-    pattern = r"\s*".join(re.escape(c) for c in chars)
-    return [(m.start(), m.end()) for m in re.finditer(pattern, text, flags=re.IGNORECASE)
-            if _bounded(text, m.start(), m.end(), needle.strip())]
 
 
 def _fold(s: str) -> str:
@@ -100,7 +90,7 @@ def candidates(text: str, field: RecordField, raw: str, value) -> list[Candidate
     found = [(a, b) for a, b in find_exact(text, s) if not (typed and _cuts_number(text, a, b))]
     if found:
         return [Candidate(a, b, "exact") for a, b in found]
-    found = ([(a, b) for a, b in find_loose(text, s) if not (typed and _cuts_number(text, a, b))]
+    found = ([(a, b) for a, b in find_fuzzy(text, s, across_lines=True) if not (typed and _cuts_number(text, a, b))]
              or (find_ocr(text, s) if field.type == "string" else []))
     if found:
         return [Candidate(a, b, "fuzzy") for a, b in found]

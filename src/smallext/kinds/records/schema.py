@@ -31,7 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from smallext.schema import Example, Schema, Section, named, resolve
+from smallext.schema import Example, Schema, Section, named, resolve, unique_labels
 
 __all__ = ["DateOrder", "EXTRACTIVE", "FIELD_TYPES", "FieldType", "RecordField", "RecordType", "SECTION",
            "record_labels", "record_type", "resolve_record"]
@@ -148,20 +148,11 @@ def _check(schema: Schema) -> None:
     Raises:
         ValueError: with the field path (``record_types.0.fields.2.name: ...``).
     """
-    seen: dict[str, str] = {}
+    seen = unique_labels(schema.record_types, lambda i: f"record_types.{i}.name",
+                         lambda key, owner: f"label {key!r} is already used by record type {owner!r}")
     for i, r in enumerate(schema.record_types):
-        for key in [r.name, *r.aliases]:
-            if key.lower() in seen:
-                raise ValueError(f"record_types.{i}.name: label {key!r} is already used by record type "
-                                 f"{seen[key.lower()]!r}")
-            seen[key.lower()] = r.name
-        names: dict[str, str] = {}
-        for j, f in enumerate(r.fields):
-            for key in [f.name, *f.aliases]:
-                if key.lower() in names:
-                    raise ValueError(f"record_types.{i}.fields.{j}.name: {key!r} is already a field of "
-                                     f"{r.name!r} ({names[key.lower()]!r})")
-                names[key.lower()] = f.name
+        unique_labels(r.fields, lambda j, i=i: f"record_types.{i}.fields.{j}.name",
+                      lambda key, owner, r=r: f"{key!r} is already a field of {r.name!r} ({owner!r})")
     for group, types in schema.sections().items():
         for i, t in enumerate(types):
             for j, ex in enumerate(getattr(t, "examples", None) or []):

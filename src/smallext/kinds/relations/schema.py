@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smallext.schema import Example, Schema, Section, named, resolve
+from smallext.schema import Example, Schema, Section, named, resolve, unique_labels
 
 __all__ = ["RelationType", "SECTION", "relation_labels", "relation_type", "resolve_relation", "symmetric_relations"]
 
@@ -61,13 +61,9 @@ def _check(schema: Schema) -> None:
         ValueError: with the field path (``relation_types.0.tail.0: ...``).
     """
     names = set(schema.labels)
-    rel_names: dict[str, str] = {}
+    rel_names = unique_labels(schema.relation_types, lambda i: f"relation_types.{i}.name",
+                              lambda key, owner: f"label {key!r} is already used by relation type {owner!r}")
     for i, r in enumerate(schema.relation_types):
-        for key in [r.name, *r.aliases]:
-            if key.lower() in rel_names:
-                raise ValueError(f"relation_types.{i}.name: label {key!r} is already used by relation type "
-                                 f"{rel_names[key.lower()]!r}")
-            rel_names[key.lower()] = r.name
         for side in ("head", "tail"):
             for k, t in enumerate(getattr(r, side)):
                 if t not in names:
